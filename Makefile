@@ -1,0 +1,60 @@
+# Handoff — `make run` starts everything on a laptop; `make test` runs the suite.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON := $(BIN)/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-pg test-browser bench lint format messages clean
+
+$(PYTHON):
+	@command -v $(PY) >/dev/null 2>&1 || { echo "Python 3.11 is needed (set PY=/path/to/python3.11)"; exit 1; }
+	$(PY) -m venv $(VENV)
+
+$(STAMP): requirements.txt | $(PYTHON)
+	$(BIN)/pip install --upgrade --quiet pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(PYTHON) manage.py migrate --noinput
+	$(PYTHON) manage.py seed_demo --if-empty
+	@bash -c 'trap "kill 0" INT TERM EXIT; \
+	  $(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 & \
+	  $(BIN)/celery -A config beat --loglevel=INFO & \
+	  $(PYTHON) manage.py demo_logins; \
+	  echo "Handoff on http://127.0.0.1:8000  (Ctrl-C stops web, worker and beat)"; \
+	  $(PYTHON) manage.py runserver 127.0.0.1:8000'
+
+# The whole suite on SQLite with the embedded broker; browser and worker tests run in .ci/run.
+test: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(PYTHON) manage.py makemigrations --check --dry-run
+	$(BIN)/pytest -m "not browser and not worker"
+
+test-pg: $(STAMP)
+	$(BIN)/pytest -m "not browser"
+
+test-browser: $(STAMP)
+	$(BIN)/pytest -m browser
+
+bench: $(STAMP)
+	$(PYTHON) manage.py bench
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+messages: $(STAMP)
+	$(PYTHON) manage.py makemessages -l ja --ignore=.venv --ignore=staticfiles
+	$(PYTHON) manage.py compilemessages --ignore=.venv
+
+clean:
+	rm -rf var staticfiles .pytest_cache

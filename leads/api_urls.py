@@ -1,0 +1,3 @@
+from . import api, webhooks
+
+urlpatterns = [*api.urlpatterns, *webhooks.urlpatterns]

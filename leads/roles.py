@@ -1,0 +1,80 @@
+"""Roles are groups with permissions. `ensure_roles` keeps them in step after migrate."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, Permission
+from django.utils.translation import gettext_lazy as _
+
+MARKETING_MANAGER = "Marketing manager"
+SALES_REP = "Sales rep"
+SALES_MANAGER = "Sales manager"
+ADMIN = "Admin"
+INTEGRATION = "Integration"
+
+ROLE_LABELS = {
+    MARKETING_MANAGER: _("Marketing manager"),
+    SALES_REP: _("Sales rep"),
+    SALES_MANAGER: _("Sales manager"),
+    ADMIN: _("Admin"),
+    INTEGRATION: _("Integration"),
+}
+
+# "app_label.codename"; other apps add theirs to this table as they grow.
+ROLE_PERMISSIONS: dict[str, set[str]] = {
+    MARKETING_MANAGER: {
+        "leads.view_lead",
+        "leads.view_all_leads",
+        "leads.add_lead",
+        "leads.change_lead",
+        "leads.import_leads",
+        "leads.view_activity",
+        "leads.view_stageevent",
+        "leads.view_importjob",
+    },
+    SALES_REP: {
+        "leads.view_lead",
+        "leads.view_activity",
+        "leads.view_stageevent",
+        "leads.accept_lead",
+        "leads.qualify_lead",
+    },
+    SALES_MANAGER: {
+        "leads.view_lead",
+        "leads.view_team_leads",
+        "leads.view_activity",
+        "leads.view_stageevent",
+        "leads.accept_lead",
+        "leads.qualify_lead",
+        "leads.reassign_lead",
+    },
+    INTEGRATION: {
+        "leads.view_lead",
+        "leads.view_all_leads",
+        "leads.add_lead",
+        "leads.change_lead",
+        "leads.add_activity",
+        "leads.view_activity",
+        "leads.view_stageevent",
+    },
+}
+
+
+def ensure_roles() -> None:
+    """Create the role groups and give each exactly its permissions (idempotent)."""
+    for role, perm_names in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=role)
+        perms = []
+        for name in sorted(perm_names):
+            app_label, codename = name.split(".")
+            perms.append(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+        group.permissions.set(perms)
+    admin, _created = Group.objects.get_or_create(name=ADMIN)
+    admin.permissions.set(Permission.objects.all())
+
+
+def user_roles(user) -> list[str]:
+    if not user.is_authenticated:
+        return []
+    return [g.name for g in user.groups.all()]

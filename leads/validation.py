@@ -1,0 +1,132 @@
+"""One definition of valid lead and activity input, shared by the API, CSV import and webhooks.
+
+Each serializer rejects unknown fields by name, so a typo in an integration is reported
+instead of silently dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from .models import ActivityKind, Seniority
+
+User = get_user_model()
+
+MAX_CUSTOM_KEYS = 100
+
+
+class StrictSerializer(serializers.Serializer):
+    """Rejects fields it does not know, naming each one."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: [_("Unknown field.")] for name in unknown})
+        return super().to_internal_value(data)
+
+
+def _text(max_length: int, **kwargs: Any) -> serializers.CharField:
+    return serializers.CharField(
+        max_length=max_length, required=False, allow_blank=True, trim_whitespace=True, **kwargs
+    )
+
+
+class LeadInput(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    first_name = _text(100)
+    last_name = _text(100)
+    title = _text(200)
+    seniority = serializers.ChoiceField(choices=Seniority.choices, required=False, allow_blank=True)
+    department = _text(100)
+    phone = _text(50)
+    country = _text(100)
+    source = _text(100)
+    utm_source = _text(200)
+    utm_medium = _text(200)
+    utm_campaign = _text(200)
+    utm_term = _text(200)
+    utm_content = _text(200)
+    company_name = _text(255)
+    company_domain = _text(255)
+    industry = _text(100)
+    employees = serializers.IntegerField(
+        min_value=0, max_value=10_000_000, required=False, allow_null=True
+    )
+    annual_revenue = serializers.DecimalField(
+        max_digits=16, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    listed = serializers.BooleanField(required=False, allow_null=True)
+    custom = serializers.DictField(required=False)
+    owner_email = serializers.EmailField(required=False, allow_blank=True)
+
+    def validate_custom(self, value: dict) -> dict:
+        if len(value) > MAX_CUSTOM_KEYS:
+            raise serializers.ValidationError(
+                _("At most %(n)d custom attributes.") % {"n": MAX_CUSTOM_KEYS}
+            )
+        for key, item in value.items():
+            if not isinstance(key, str) or not key or len(key) > 100:
+                raise serializers.ValidationError(_("Keys must be text of 1 to 100 characters."))
+            if isinstance(item, dict | list):
+                raise serializers.ValidationError(
+                    _("%(key)s: values must be text, numbers, true/false or null.") % {"key": key}
+                )
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        owner_email = attrs.pop("owner_email", "")
+        if owner_email:
+            owner = User.objects.filter(email__iexact=owner_email, is_active=True).first()
+            if owner is None:
+                raise serializers.ValidationError(
+                    {"owner_email": [_("No active user has this e-mail.")]}
+                )
+            attrs["owner"] = owner
+        return attrs
+
+
+class ActivityInput(StrictSerializer):
+    email = serializers.EmailField(required=False, help_text=_("The lead's e-mail."))
+    lead_id = serializers.IntegerField(required=False, min_value=1)
+    kind = serializers.ChoiceField(choices=ActivityKind.choices)
+    occurred_at = serializers.DateTimeField()
+    properties = serializers.DictField(required=False)
+    source_system = serializers.RegexField(
+        r"^[a-z0-9_.-]{1,50}$",
+        required=False,
+        default="api",
+        error_messages={"invalid": _("Use 1 to 50 lower-case letters, digits, _ . or -.")},
+    )
+    external_id = serializers.CharField(max_length=200, required=False, allow_null=True)
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs.get("email") and not attrs.get("lead_id"):
+            raise serializers.ValidationError({"email": [_("Give the lead's e-mail or lead_id.")]})
+        return attrs
+
+
+def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """{"field": ["reason", ...]} with nested fields joined by dots."""
+    out: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if key == "non_field_errors":
+                name = prefix or "non_field_errors"
+            for k, v in flatten_errors(value, name).items():
+                out.setdefault(k, []).extend(v)
+    elif isinstance(detail, list):
+        if all(not isinstance(v, dict | list) for v in detail):
+            out[prefix or "non_field_errors"] = [str(v) for v in detail]
+        else:
+            for i, value in enumerate(detail):
+                for k, v in flatten_errors(value, f"{prefix}[{i}]" if prefix else str(i)).items():
+                    out.setdefault(k, []).extend(v)
+    else:
+        out[prefix or "non_field_errors"] = [str(detail)]
+    return out

@@ -1,0 +1,3 @@
+"""Inbound webhooks (filled in by the Mautic work)."""
+
+urlpatterns: list = []

@@ -1,0 +1,87 @@
+"""Shared personas: a marketing manager, a sales rep, a sales manager, an outsider."""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+
+from leads import roles
+
+from .factories import ProfileFactory, TeamFactory, UserFactory
+
+REALDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata"
+
+
+def realdata_path(name: str) -> Path:
+    """A file of ../shared/realdata; skips where it is absent, fails in CI (REQUIRE_REALDATA)."""
+    path = REALDATA / name
+    if not path.exists():
+        if os.environ.get("REQUIRE_REALDATA") == "1":
+            pytest.fail(f"REQUIRE_REALDATA=1 but {path} is missing")
+        pytest.skip(f"real data {path} is not here (it lives in ../shared beside the repo)")
+    return path
+
+
+def _person(username: str, role: str | None, team=None, **extra):
+    user = UserFactory(username=username, **extra)
+    ProfileFactory(user=user, team=team)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def team(db):
+    return TeamFactory(name="Inside sales")
+
+
+@pytest.fixture
+def other_team(db):
+    return TeamFactory(name="Enterprise")
+
+
+@pytest.fixture
+def alice(db):
+    """Marketing manager."""
+    return _person("alice", roles.MARKETING_MANAGER, first_name="Alice", last_name="Marketing")
+
+
+@pytest.fixture
+def bob(team):
+    """Sales rep in the inside-sales team."""
+    return _person("bob", roles.SALES_REP, team=team, first_name="Bob", last_name="Rep")
+
+
+@pytest.fixture
+def dave(team):
+    """Another sales rep in the same team."""
+    return _person("dave", roles.SALES_REP, team=team, first_name="Dave", last_name="Rep")
+
+
+@pytest.fixture
+def carol(team):
+    """Sales manager of the inside-sales team."""
+    return _person("carol", roles.SALES_MANAGER, team=team, first_name="Carol", last_name="Boss")
+
+
+@pytest.fixture
+def erin(other_team):
+    """Sales rep in another team."""
+    return _person("erin", roles.SALES_REP, team=other_team, first_name="Erin", last_name="Far")
+
+
+@pytest.fixture
+def mallory(db):
+    """An outsider: a user with no role."""
+    return _person("mallory", None)
+
+
+@pytest.fixture
+def celery_eager():
+    from config.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield app
+    app.conf.task_always_eager = previous
