@@ -8,6 +8,7 @@ ALLOWED_HOSTS and DEBUG=0 (see README.md).
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -194,6 +195,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR),
         "data_folder_out": str(CELERY_BROKER_DIR),
+        "control_folder": str(CELERY_BROKER_DIR / "control"),
         "polling_interval": 0.1,
     }
 else:
@@ -210,12 +212,25 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=3300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3600)
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    # Decay only moves scores if someone rescores: every lead, each night.
+    "nightly-rescore": {
+        "task": "scoring.tasks.nightly_rescore_task",
+        "schedule": crontab(minute=30, hour=2),
+    },
+    # A rescore whose worker died is picked up again within a minute or two.
+    "resume-stale-rescores": {
+        "task": "scoring.tasks.resume_stale_rescores_task",
+        "schedule": 60.0,
+    },
+}
 
 # Integrations ---------------------------------------------------------------------------
 MAUTIC_WEBHOOK_SECRET = env.str("MAUTIC_WEBHOOK_SECRET", default="")
 API_LEAD_BATCH_MAX = 1000
 API_ACTIVITY_BATCH_MAX = 5000
+# Which sides must approve a scoring draft before it can go live.
+SCORING_REQUIRED_APPROVALS = env.list("SCORING_REQUIRED_APPROVALS", default=["marketing", "sales"])
 
 LOGGING = {
     "version": 1,

@@ -172,6 +172,10 @@ class Lead(models.Model):
     engagement_score = models.FloatField(_("engagement score"), default=0.0)
     total_score = models.FloatField(_("total score"), default=0.0)
     scored_at = models.DateTimeField(_("scored"), null=True, blank=True)
+    # Why the lead can never become MQL (an exclusion rule's name), or "" if it can.
+    excluded_reason = models.CharField(_("excluded because"), max_length=200, blank=True)
+    # A fast-track activity (demo request, contact sales) qualifies the lead on its own.
+    fast_tracked = models.BooleanField(_("fast-tracked"), default=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
     # Set when the source system deleted the contact; the history stays.

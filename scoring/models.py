@@ -1,1 +1,224 @@
-from django.db import models  # noqa: F401
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from leads.models import ActivityKind
+
+
+class RuleSetVersion(models.Model):
+    """One version of the scoring model. Edits happen on the draft; published ones are frozen."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+        RETIRED = "retired", _("Retired")
+
+    number = models.PositiveIntegerField(_("version"), unique=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    mql_threshold = models.FloatField(_("MQL threshold"), default=50)
+    min_fit_score = models.IntegerField(
+        _("minimum fit score"),
+        null=True,
+        blank=True,
+        help_text=_("Leave empty to let engagement alone reach the threshold."),
+    )
+    decay_half_life_days = models.FloatField(
+        _("engagement half-life (days)"),
+        null=True,
+        blank=True,
+        help_text=_("Behaviour points halve every this many days. Empty: no decay."),
+    )
+    based_on = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    published_at = models.DateTimeField(_("published"), null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-number"]
+        verbose_name = _("rule set")
+        verbose_name_plural = _("rule sets")
+        constraints = [
+            # At most one draft at a time: both teams edit the same one.
+            models.UniqueConstraint(
+                fields=["status"], condition=models.Q(status="draft"), name="one_draft"
+            )
+        ]
+        permissions = [
+            ("edit_draft", _("Can edit the scoring draft")),
+            ("approve_as_marketing", _("Can approve rule sets for marketing")),
+            ("approve_as_sales", _("Can approve rule sets for sales")),
+            ("publish_ruleset", _("Can publish an approved rule set")),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.number} ({self.get_status_display()})"
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == self.Status.DRAFT
+
+
+class Rule(models.Model):
+    class Kind(models.TextChoices):
+        FIT = "fit", _("Fit")
+        BEHAVIOUR = "behaviour", _("Behaviour")
+        EXCLUSION = "exclusion", _("Exclusion")
+        FAST_TRACK = "fast_track", _("Fast-track")
+
+    class Operator(models.TextChoices):
+        EQUALS = "equals", _("equals")
+        NOT_EQUALS = "not_equals", _("does not equal")
+        IN = "in", _("is one of")
+        CONTAINS = "contains", _("contains")
+        STARTS_WITH = "starts_with", _("starts with")
+        ENDS_WITH = "ends_with", _("ends with")
+        GT = "gt", _(">")
+        GTE = "gte", _("≥")
+        LT = "lt", _("<")
+        LTE = "lte", _("≤")
+        BETWEEN = "between", _("between (inclusive)")
+        IS_EMPTY = "is_empty", _("is empty")
+        NOT_EMPTY = "not_empty", _("is not empty")
+        EMAIL_DOMAIN_IN = "email_domain_in", _("e-mail domain is one of")
+        FREE_MAIL = "free_mail", _("e-mail is a free-mail address")
+
+    version = models.ForeignKey(RuleSetVersion, on_delete=models.CASCADE, related_name="rules")
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=200)
+    # Attribute conditions (fit and exclusion rules).
+    field = models.CharField(
+        _("field"),
+        max_length=120,
+        blank=True,
+        help_text=_("A lead field (title), company.<field>, or custom.<key>."),
+    )
+    operator = models.CharField(_("operator"), max_length=20, choices=Operator.choices, blank=True)
+    value = models.JSONField(_("value"), null=True, blank=True)
+    # Activity conditions (behaviour and fast-track rules).
+    activity_kind = models.CharField(
+        _("activity"), max_length=40, choices=ActivityKind.choices, blank=True
+    )
+    property_conditions = models.JSONField(
+        _("activity conditions"),
+        default=list,
+        blank=True,
+        help_text=_(
+            'For example [{"property": "url", "operator": "contains", "value": "/pricing"}]'
+        ),
+    )
+    points = models.IntegerField(_("points"), default=0)
+    cap = models.PositiveIntegerField(_("cap per lead"), null=True, blank=True)
+    window_days = models.PositiveIntegerField(_("only the last N days"), null=True, blank=True)
+    min_count = models.PositiveIntegerField(_("at least K times"), null=True, blank=True)
+    position = models.PositiveIntegerField(_("order"), default=0)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["version", "kind", "position", "id"]
+        verbose_name = _("rule")
+        verbose_name_plural = _("rules")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from .engine import validate_rule
+
+        errors = validate_rule(self)
+        if errors:
+            raise ValidationError(errors)
+
+
+class Approval(models.Model):
+    class Side(models.TextChoices):
+        MARKETING = "marketing", _("Marketing")
+        SALES = "sales", _("Sales")
+
+    version = models.ForeignKey(RuleSetVersion, on_delete=models.CASCADE, related_name="approvals")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    side = models.CharField(_("side"), max_length=10, choices=Side.choices)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "user", "side"], name="approval_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.side})"
+
+
+class DraftComment(models.Model):
+    version = models.ForeignKey(RuleSetVersion, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.TextField(_("comment"))
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class RescoreRun(models.Model):
+    """A full rescore in chunks. `cursor` is the last lead id done, so a rerun resumes."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    version = models.ForeignKey(RuleSetVersion, on_delete=models.CASCADE, related_name="runs")
+    reason = models.CharField(max_length=20, default="publish")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    new_mqls = models.PositiveIntegerField(default=0)
+    cursor = models.BigIntegerField(default=0)
+    max_id = models.BigIntegerField(default=0)
+    # The scoring clock: every chunk of one run decays to the same instant.
+    as_of = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"rescore v{self.version.number}: {self.done}/{self.total}"
+
+    @property
+    def percent(self) -> float:
+        return 100.0 if not self.total else min(100.0, 100.0 * self.done / self.total)
+
+    @property
+    def seconds_left(self) -> float | None:
+        if self.status != self.Status.RUNNING or not self.started_at or not self.done:
+            return None
+        elapsed = (timezone.now() - self.started_at).total_seconds()
+        return max(0.0, elapsed / self.done * (self.total - self.done))

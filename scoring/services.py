@@ -1,0 +1,341 @@
+"""State-changing actions of scoring: drafts, approvals, publishing, rescoring."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from leads.models import Activity, Lead, Stage, StageEvent
+from leads.services import TransitionError, lead_transition
+
+from . import engine
+from .models import Approval, DraftComment, RescoreRun, Rule, RuleSetVersion
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 50_000
+# A running rescore whose heartbeat is older than this is taken over by the next runner.
+STALE_AFTER = dt.timedelta(seconds=60)
+RULE_FIELDS = (
+    "kind",
+    "name",
+    "field",
+    "operator",
+    "value",
+    "activity_kind",
+    "property_conditions",
+    "points",
+    "cap",
+    "window_days",
+    "min_count",
+    "position",
+)
+
+
+def ruleset_live() -> RuleSetVersion | None:
+    return (
+        RuleSetVersion.objects.filter(status=RuleSetVersion.Status.PUBLISHED)
+        .order_by("-number")
+        .first()
+    )
+
+
+def compiled_live() -> engine.CompiledRuleSet | None:
+    live = ruleset_live()
+    return engine.compile_ruleset(live) if live else None
+
+
+# --------------------------------------------------------------------------------------------
+# Drafts, approvals, publishing
+
+
+@transaction.atomic
+def draft_get_or_create(*, user: Any) -> RuleSetVersion:
+    """The one open draft; a new one starts as a copy of the live version."""
+    draft = RuleSetVersion.objects.select_for_update().filter(status="draft").first()
+    if draft:
+        return draft
+    live = ruleset_live()
+    number = (RuleSetVersion.objects.aggregate(n=Max("number"))["n"] or 0) + 1
+    draft = RuleSetVersion.objects.create(
+        number=number,
+        name=live.name if live else _("Scoring model"),
+        mql_threshold=live.mql_threshold if live else 50,
+        min_fit_score=live.min_fit_score if live else None,
+        decay_half_life_days=live.decay_half_life_days if live else 30,
+        based_on=live,
+        created_by=user if user and user.is_authenticated else None,
+    )
+    if live:
+        Rule.objects.bulk_create(
+            Rule(version=draft, **{f: getattr(r, f) for f in RULE_FIELDS}) for r in live.rules.all()
+        )
+    return draft
+
+
+def draft_edited(*, version: RuleSetVersion, user: Any) -> int:
+    """Any edit after an approval withdraws it. Returns how many approvals were withdrawn."""
+    if not version.is_draft:
+        raise ValidationError(_("Only a draft can be edited; published versions are read-only."))
+    withdrawn, _rows = version.approvals.all().delete()
+    if withdrawn:
+        DraftComment.objects.create(
+            version=version,
+            author=None,
+            text=_("The draft changed after approval (by %(user)s): approvals withdrawn.")
+            % {"user": user.get_username() if user else _("system")},
+        )
+    return withdrawn
+
+
+def approval_sides(user: Any) -> list[str]:
+    sides = []
+    if user.has_perm("scoring.approve_as_marketing"):
+        sides.append(Approval.Side.MARKETING)
+    if user.has_perm("scoring.approve_as_sales"):
+        sides.append(Approval.Side.SALES)
+    return sides
+
+
+@transaction.atomic
+def ruleset_approve(*, version: RuleSetVersion, user: Any) -> list[Approval]:
+    version = RuleSetVersion.objects.select_for_update().get(pk=version.pk)
+    if not version.is_draft:
+        raise ValidationError(_("Only a draft can be approved."))
+    sides = approval_sides(user)
+    if not sides:
+        raise PermissionDenied(_("You cannot approve rule sets."))
+    problems = [
+        f"{rule.name}: {msg}"
+        for rule in version.rules.all()
+        for msg in engine.validate_rule(rule).values()
+    ]
+    if problems:
+        raise ValidationError(problems)
+    return [
+        Approval.objects.get_or_create(version=version, user=user, side=side)[0] for side in sides
+    ]
+
+
+def missing_approvals(version: RuleSetVersion) -> list[str]:
+    have = set(version.approvals.values_list("side", flat=True))
+    return [side for side in settings.SCORING_REQUIRED_APPROVALS if side not in have]
+
+
+@transaction.atomic
+def ruleset_publish(*, version: RuleSetVersion, user: Any) -> RescoreRun:
+    version = RuleSetVersion.objects.select_for_update().get(pk=version.pk)
+    if not version.is_draft:
+        raise ValidationError(_("This version is already published."))
+    if not user.has_perm("scoring.publish_ruleset"):
+        raise PermissionDenied(_("You cannot publish rule sets."))
+    missing = missing_approvals(version)
+    if missing:
+        labels = [str(Approval.Side(side).label) for side in missing]
+        raise ValidationError(
+            _("Approval still needed from: %(sides)s.") % {"sides": ", ".join(labels)}
+        )
+    now = timezone.now()
+    RuleSetVersion.objects.filter(status=RuleSetVersion.Status.PUBLISHED).update(
+        status=RuleSetVersion.Status.RETIRED
+    )
+    version.status = RuleSetVersion.Status.PUBLISHED
+    version.published_at, version.published_by = now, user
+    version.save(update_fields=["status", "published_at", "published_by"])
+    return rescore_run_start(version=version, reason="publish")
+
+
+def rescore_run_start(*, version: RuleSetVersion, reason: str) -> RescoreRun:
+    from .tasks import rescore_run_task
+
+    bounds = Lead.objects.aggregate(max_id=Max("id"))
+    run = RescoreRun.objects.create(
+        version=version,
+        reason=reason,
+        total=Lead.objects.count(),
+        max_id=bounds["max_id"] or 0,
+        as_of=timezone.now(),
+    )
+    transaction.on_commit(lambda: rescore_run_task.delay(run.pk))
+    return run
+
+
+# --------------------------------------------------------------------------------------------
+# Rescoring
+
+
+def _activities_of(lead_id: int) -> list[Activity]:
+    return list(
+        Activity.objects.filter(lead_id=lead_id).only(
+            "id", "kind", "occurred_at", "properties", "lead_id"
+        )
+    )
+
+
+def lead_explain(
+    *, lead: Lead, ruleset: engine.CompiledRuleSet | None = None, now: dt.datetime | None = None
+) -> engine.ScoreResult | None:
+    ruleset = ruleset or compiled_live()
+    if ruleset is None:
+        return None
+    return engine.evaluate(lead, _activities_of(lead.pk), ruleset, now or timezone.now())
+
+
+def lead_rescore(
+    *, lead_id: int, ruleset: engine.CompiledRuleSet | None = None, now: dt.datetime | None = None
+) -> StageEvent | None:
+    """Rescore one lead (single-lead path); make it an MQL if it crossed. Returns that event."""
+    ruleset = ruleset or compiled_live()
+    if ruleset is None:
+        return None
+    now = now or timezone.now()
+    lead = Lead.objects.select_related("company").filter(pk=lead_id).first()
+    if lead is None:
+        return None
+    result = engine.evaluate(lead, _activities_of(lead_id), ruleset, now)
+    Lead.objects.filter(pk=lead_id).exclude(
+        fit_score=result.fit,
+        engagement_score=result.engagement,
+        total_score=result.total,
+        excluded_reason=result.excluded_reason,
+        fast_tracked=result.fast_tracked,
+    ).update(
+        fit_score=result.fit,
+        engagement_score=result.engagement,
+        total_score=result.total,
+        excluded_reason=result.excluded_reason,
+        fast_tracked=result.fast_tracked,
+        scored_at=now,
+    )
+    if result.qualifies:
+        return _become_mql(lead=lead, result=result, ruleset=ruleset)
+    return None
+
+
+def _become_mql(
+    *, lead: Lead, result: engine.ScoreResult, ruleset: engine.CompiledRuleSet
+) -> StageEvent | None:
+    """Exactly one MQL event per crossing: lead_transition locks the row and re-checks the
+    stage, so a second worker arriving at the same moment finds the lead already an MQL."""
+    try:
+        return lead_transition(
+            lead=lead,
+            to_stage=Stage.MQL,
+            origin=StageEvent.Origin.SYSTEM,
+            expected_stage=lead.stage,
+            ruleset_version=ruleset.version,
+            context=result.as_context(ruleset),
+            reason="fast_track" if result.fast_tracked else "threshold",
+        )
+    except TransitionError:
+        return None
+
+
+def rescore_chunk(
+    *, ruleset: engine.CompiledRuleSet, lo: int, hi: int, now: dt.datetime
+) -> tuple[int, int]:
+    """Bulk path for ids lo..hi: the database scores the chunk and writes changed rows;
+    then each lead that now qualifies becomes an MQL. Returns (changed, new_mqls)."""
+    sql, params = engine.chunk_sql(ruleset, connection, lo, hi, now)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        changed = cursor.rowcount
+        q_sql, q_params = engine.qualifying_sql(ruleset, lo, hi)
+        cursor.execute(q_sql, q_params)
+        candidates = [row[0] for row in cursor.fetchall()]
+    new_mqls = 0
+    for lead in Lead.objects.select_related("company").filter(pk__in=candidates):
+        # Few leads cross per chunk; their frozen explanation comes from the Python path.
+        result = engine.evaluate(lead, _activities_of(lead.pk), ruleset, now)
+        if result.qualifies and _become_mql(lead=lead, result=result, ruleset=ruleset):
+            new_mqls += 1
+    return max(changed, 0), new_mqls
+
+
+def _claim_run(run_id: int) -> bool:
+    now = timezone.now()
+    claimable = RescoreRun.objects.filter(pk=run_id).filter(
+        status=RescoreRun.Status.QUEUED
+    ) | RescoreRun.objects.filter(
+        pk=run_id, status=RescoreRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER
+    )
+    claimed = RescoreRun.objects.filter(pk__in=claimable.values("pk")).update(
+        status=RescoreRun.Status.RUNNING, heartbeat_at=now
+    )
+    if claimed:
+        RescoreRun.objects.filter(pk=run_id, started_at__isnull=True).update(started_at=now)
+    return bool(claimed)
+
+
+def rescore_run_execute(*, run_id: int, chunk_size: int = CHUNK_SIZE) -> RescoreRun | None:
+    """Run (or resume) a full rescore. Safe to call twice or after a worker died: the run is
+    claimed with a conditional update, and each chunk commits its scores, its MQL events and
+    the cursor together, so a resumed run starts after the last chunk that committed."""
+    if not _claim_run(run_id):
+        return None
+    run = RescoreRun.objects.select_related("version").get(pk=run_id)
+    ruleset = engine.compile_ruleset(run.version)
+    try:
+        lo = run.cursor + 1
+        while lo <= run.max_id:
+            hi = min(lo + chunk_size - 1, run.max_id)
+            with transaction.atomic():
+                changed, new_mqls = rescore_chunk(ruleset=ruleset, lo=lo, hi=hi, now=run.as_of)
+                in_chunk = Lead.objects.filter(pk__range=(lo, hi)).count()
+                run.cursor, run.heartbeat_at = hi, timezone.now()
+                run.done = min(run.total, run.done + in_chunk)
+                run.changed += changed
+                run.new_mqls += new_mqls
+                RescoreRun.objects.filter(pk=run.pk).update(
+                    cursor=run.cursor,
+                    done=run.done,
+                    changed=run.changed,
+                    new_mqls=run.new_mqls,
+                    heartbeat_at=run.heartbeat_at,
+                )
+            lo = hi + 1
+    except Exception as exc:
+        RescoreRun.objects.filter(pk=run.pk).update(
+            status=RescoreRun.Status.FAILED, error=str(exc)[:2000]
+        )
+        raise
+    RescoreRun.objects.filter(pk=run.pk).update(
+        status=RescoreRun.Status.DONE, done=run.total, finished_at=timezone.now()
+    )
+    run.refresh_from_db()
+    return run
+
+
+def stale_runs_resume() -> list[int]:
+    """Runs whose worker died (no heartbeat for a while) are handed to a new task."""
+    from .tasks import rescore_run_task
+
+    cutoff = timezone.now() - STALE_AFTER
+    ids = list(
+        RescoreRun.objects.filter(
+            status=RescoreRun.Status.RUNNING, heartbeat_at__lt=cutoff
+        ).values_list("pk", flat=True)
+    ) + list(
+        RescoreRun.objects.filter(
+            status=RescoreRun.Status.QUEUED, created_at__lt=cutoff
+        ).values_list("pk", flat=True)
+    )
+    for run_id in ids:
+        rescore_run_task.delay(run_id)
+    return ids
+
+
+def nightly_rescore() -> RescoreRun | None:
+    live = ruleset_live()
+    if live is None:
+        return None
+    with transaction.atomic():
+        return rescore_run_start(version=live, reason="nightly")
