@@ -575,6 +575,9 @@ def _lead_text_sql(d: _Dialect, field: str) -> tuple[str, list]:
                 f"(CASE WHEN c.{name} IS NULL THEN '' WHEN c.{name} THEN 'true' ELSE 'false' END)",
                 [],
             )
+        if name in COMPANY_NUMBER_FIELDS:
+            # Only is_empty / not_empty read a number as text.
+            return f"coalesce(CAST(c.{name} AS TEXT), '')", []
         return f"lower(coalesce(c.{name}, ''))", []
     return f"lower(coalesce(l.{field}, ''))", []
 
