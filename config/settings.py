@@ -5,6 +5,7 @@ filesystem transport. Production sets DATABASE_URL, CELERY_BROKER_URL, SECRET_KE
 ALLOWED_HOSTS and DEBUG=0 (see README.md).
 """
 
+import importlib.util
 from pathlib import Path
 
 import environ
@@ -120,7 +121,11 @@ TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 
 # Static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# plotly.js is served from the plotly package's own copy: our static files, never a CDN.
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("plotly", Path(importlib.util.find_spec("plotly").origin).parent / "package_data"),
+]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {

@@ -11,6 +11,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("preferences/", lead_views.preferences, name="preferences"),
     path("leads/", include("leads.urls")),
+    path("scoring/", include("scoring.urls")),
     path("api/v1/", include("leads.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -646,10 +646,20 @@ def _activity_match_sql(d: _Dialect, rule: CompiledRule, now: dt.datetime) -> tu
     return " AND ".join(parts), params
 
 
-def chunk_sql(
-    ruleset: CompiledRuleSet, connection: Any, lo: int, hi: int, now: dt.datetime
+def scored_cte(
+    ruleset: CompiledRuleSet,
+    connection: Any,
+    lo: int,
+    hi: int,
+    now: dt.datetime,
+    *,
+    until: dt.datetime | None = None,
 ) -> tuple[str, list]:
-    """One UPDATE that scores leads lo..hi and writes only the rows whose scores changed."""
+    """`WITH act AS (...), scored AS (id, fit, eng, excl, ft)` for leads lo..hi.
+
+    With `until`, only activities up to that moment count and only leads created by then
+    appear (the backtest's view of the past); `now` is the decay clock.
+    """
     d = _Dialect(connection)
     now_p = d.dt(now)
     act_cols, act_params = ["MAX(a.occurred_at) AS last_at"], []
@@ -712,12 +722,15 @@ def chunk_sql(
         )
         ft_sql = f"(CASE WHEN {hits} THEN {'true' if d.pg else '1'} ELSE {ft_sql} END)"
 
-    lead_table = "leads_lead"
+    act_until, lead_until, until_params = "", "", []
+    if until is not None:
+        act_until, lead_until = " AND a.occurred_at <= %s", " AND l.created_at <= %s"
+        until_params = [d.dt(until)]
     sql = f"""
 WITH act AS (
     SELECT a.lead_id, {", ".join(act_cols)}
     FROM leads_activity a
-    WHERE a.lead_id BETWEEN %s AND %s
+    WHERE a.lead_id BETWEEN %s AND %s{act_until}
     GROUP BY a.lead_id
 ),
 scored AS (
@@ -725,8 +738,32 @@ scored AS (
     FROM leads_lead l
     LEFT JOIN leads_company c ON c.id = l.company_id
     LEFT JOIN act ON act.lead_id = l.id
-    WHERE l.id BETWEEN %s AND %s
+    WHERE l.id BETWEEN %s AND %s{lead_until}
 )
+"""
+    params = [
+        *act_params,
+        lo,
+        hi,
+        *until_params,
+        *fit_params,
+        *eng_params,
+        *excl_params,
+        lo,
+        hi,
+        *until_params,
+    ]
+    return sql, params
+
+
+def chunk_sql(
+    ruleset: CompiledRuleSet, connection: Any, lo: int, hi: int, now: dt.datetime
+) -> tuple[str, list]:
+    """One UPDATE that scores leads lo..hi and writes only the rows whose scores changed."""
+    d = _Dialect(connection)
+    cte, cte_params = scored_cte(ruleset, connection, lo, hi, now)
+    lead_table = "leads_lead"
+    sql = f"""{cte}
 UPDATE {lead_table} SET
     fit_score = scored.fit,
     engagement_score = scored.eng,
@@ -743,18 +780,7 @@ WHERE {lead_table}.id = scored.id AND (
     OR {d.distinct(f"{lead_table}.fast_tracked", "scored.ft")}
 )
 """
-    params = [
-        *act_params,
-        lo,
-        hi,
-        *fit_params,
-        *eng_params,
-        *excl_params,
-        lo,
-        hi,
-        now_p,
-    ]
-    return sql, params
+    return sql, [*cte_params, d.dt(now)]
 
 
 def qualifying_sql(ruleset: CompiledRuleSet, lo: int, hi: int) -> tuple[str, list]:

@@ -1,0 +1,306 @@
+"""Reads of scoring: impact preview, backtest, diffs, change history, progress."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Max, Min
+from django.utils import timezone
+
+from leads.models import Lead, Stage, StageEvent
+
+from . import engine
+from .models import RescoreRun, Rule, RuleSetVersion
+
+PREVIEW_CHUNK = 50_000
+BUCKET = 10
+
+
+def _chunks(size: int = PREVIEW_CHUNK) -> Iterator[tuple[int, int]]:
+    bounds = Lead.objects.aggregate(lo=Min("id"), hi=Max("id"))
+    if bounds["lo"] is None:
+        return
+    lo = bounds["lo"]
+    while lo <= bounds["hi"]:
+        yield lo, min(lo + size - 1, bounds["hi"])
+        lo += size
+
+
+def _above(ruleset: engine.CompiledRuleSet, total: str, fit: str) -> tuple[str, list]:
+    sql, params = f"({total} >= %s", [ruleset.threshold]
+    if ruleset.min_fit is not None:
+        sql += f" AND {fit} >= %s"
+        params.append(ruleset.min_fit)
+    return sql + ")", params
+
+
+def draft_impact(
+    *,
+    draft: RuleSetVersion,
+    live: RuleSetVersion | None = None,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """What publishing `draft` would do now, computed in the database chunk by chunk.
+
+    would_become_mql: open leads (Lead or Recycled) that the draft makes MQL at once.
+    newly_above / dropped_below: leads whose score crosses the threshold either way,
+    compared with their live scores (leads already past MQL keep their history).
+    """
+    now = now or timezone.now()
+    ruleset = engine.compile_ruleset(draft)
+    live_rs = engine.compile_ruleset(live) if live else None
+    draft_above, dp = _above(ruleset, "(scored.fit + scored.eng)", "scored.fit")
+    if live_rs:
+        live_above, lp = _above(live_rs, "l.total_score", "l.fit_score")
+        live_above = f"(l.excluded_reason = '' AND {live_above})"
+    else:
+        live_above, lp = "(1 = 0)", []
+    draft_ok = f"(scored.excl = '' AND {draft_above})"
+    qualify = (
+        f"(l.stage IN ('lead', 'recycled') AND scored.excl = '' AND (scored.ft OR {draft_above})"
+        " AND (l.stage = 'lead' OR l.stage_changed_at IS NULL OR EXISTS (SELECT 1 FROM"
+        " leads_activity a2 WHERE a2.lead_id = l.id AND a2.occurred_at > l.stage_changed_at)))"
+    )
+    totals = {"leads": 0, "would_become_mql": 0, "newly_above": 0, "dropped_below": 0}
+    draft_hist: dict[int, int] = {}
+    for lo, hi in _chunks():
+        cte, params = engine.scored_cte(ruleset, connection, lo, hi, now)
+        sql = f"""{cte}
+SELECT floor((scored.fit + scored.eng) / {BUCKET}.0) * {BUCKET} AS bucket, COUNT(*),
+    SUM(CASE WHEN {qualify} THEN 1 ELSE 0 END),
+    SUM(CASE WHEN {draft_ok} AND NOT {live_above} THEN 1 ELSE 0 END),
+    SUM(CASE WHEN {live_above} AND NOT {draft_ok} THEN 1 ELSE 0 END)
+FROM scored JOIN leads_lead l ON l.id = scored.id
+WHERE l.deleted_at IS NULL
+GROUP BY 1
+"""
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, *dp, *dp, *lp, *lp, *dp])
+            for bucket, n, mql, up, down in cursor.fetchall():
+                draft_hist[int(bucket)] = draft_hist.get(int(bucket), 0) + n
+                totals["leads"] += n
+                totals["would_become_mql"] += mql or 0
+                totals["newly_above"] += up or 0
+                totals["dropped_below"] += down or 0
+    live_hist: dict[int, int] = {}
+    if live_rs:
+        for row in (
+            Lead.objects.filter(deleted_at__isnull=True)
+            .values_list("total_score", flat=True)
+            .iterator(chunk_size=10_000)
+        ):
+            bucket = int(row // BUCKET) * BUCKET
+            live_hist[bucket] = live_hist.get(bucket, 0) + 1
+    return {
+        **totals,
+        "threshold": ruleset.threshold,
+        "live_threshold": live_rs.threshold if live_rs else None,
+        "draft_histogram": sorted(draft_hist.items()),
+        "live_histogram": sorted(live_hist.items()),
+        "as_of": now,
+    }
+
+
+def _month_starts(months: int, now: dt.datetime) -> list[dt.datetime]:
+    tz = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    local = now.astimezone(tz)
+    first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    starts = [first]
+    for _ in range(months - 1):
+        prev = (starts[-1] - dt.timedelta(days=1)).replace(day=1)
+        starts.append(prev)
+    return sorted(starts)
+
+
+def _qualifying_ids(ruleset: engine.CompiledRuleSet, until: dt.datetime) -> set[int]:
+    above, params = _above(ruleset, "(scored.fit + scored.eng)", "scored.fit")
+    ids: set[int] = set()
+    for lo, hi in _chunks():
+        cte, cte_params = engine.scored_cte(ruleset, connection, lo, hi, until, until=until)
+        sql = (
+            f"{cte} SELECT scored.id FROM scored WHERE scored.excl = '' AND (scored.ft OR {above})"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*cte_params, *params])
+            ids.update(row[0] for row in cursor.fetchall())
+    return ids
+
+
+def backtest(
+    *, version: RuleSetVersion, months: int = 12, now: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """How many MQLs per month `version` would have produced over the last `months` months,
+    and what share of those leads actually reached SQL.
+
+    Each month end is a snapshot: activities up to that moment, decay as of then, the leads'
+    current attributes (attribute history is not kept). A lead counts in the month it first
+    qualifies.
+    """
+    now = now or timezone.now()
+    ruleset = engine.compile_ruleset(version)
+    starts = _month_starts(months, now)
+    reached_sql = set(
+        StageEvent.objects.filter(to_stage=Stage.SQL).values_list("lead_id", flat=True)
+    )
+    seen = _qualifying_ids(ruleset, starts[0])
+    rows = []
+    for start, end in zip(starts, [*starts[1:], now], strict=True):
+        current = _qualifying_ids(ruleset, end)
+        new = current - seen
+        seen |= current
+        sql_count = len(new & reached_sql)
+        rows.append(
+            {
+                "month": start.date().isoformat()[:7],
+                "mqls": len(new),
+                "reached_sql": sql_count,
+                "sql_rate": (sql_count / len(new)) if new else None,
+            }
+        )
+    return rows
+
+
+def actual_mqls_by_month(*, months: int = 12, now: dt.datetime | None = None) -> list[dict]:
+    """The MQLs that really happened (StageEvents), with the share that reached SQL."""
+    now = now or timezone.now()
+    starts = _month_starts(months, now)
+    rows = []
+    for start, end in zip(starts, [*starts[1:], now], strict=True):
+        lead_ids = set(
+            StageEvent.objects.filter(to_stage=Stage.MQL, at__gte=start, at__lt=end).values_list(
+                "lead_id", flat=True
+            )
+        )
+        sql_count = (
+            StageEvent.objects.filter(to_stage=Stage.SQL, lead_id__in=lead_ids)
+            .values("lead_id")
+            .distinct()
+            .count()
+            if lead_ids
+            else 0
+        )
+        rows.append(
+            {
+                "month": start.date().isoformat()[:7],
+                "mqls": len(lead_ids),
+                "reached_sql": sql_count,
+                "sql_rate": (sql_count / len(lead_ids)) if lead_ids else None,
+            }
+        )
+    return rows
+
+
+DIFF_FIELDS = (
+    "kind",
+    "field",
+    "operator",
+    "value",
+    "activity_kind",
+    "property_conditions",
+    "points",
+    "cap",
+    "window_days",
+    "min_count",
+)
+VERSION_FIELDS = ("mql_threshold", "min_fit_score", "decay_half_life_days")
+
+
+def version_diff(*, old: RuleSetVersion | None, new: RuleSetVersion) -> dict[str, Any]:
+    """A readable diff: settings changed, rules added, removed and changed (matched by name)."""
+    settings_changed = []
+    for f in VERSION_FIELDS:
+        before = getattr(old, f) if old else None
+        after = getattr(new, f)
+        if before != after:
+            settings_changed.append(
+                {"field": new._meta.get_field(f).verbose_name, "old": before, "new": after}
+            )
+    old_rules = {(r.kind, r.name): r for r in old.rules.all()} if old else {}
+    new_rules = {(r.kind, r.name): r for r in new.rules.all()}
+    added = [new_rules[k] for k in new_rules if k not in old_rules]
+    removed = [old_rules[k] for k in old_rules if k not in new_rules]
+    changed = []
+    for key in new_rules.keys() & old_rules.keys():
+        a, b = old_rules[key], new_rules[key]
+        fields = [
+            {
+                "field": Rule._meta.get_field(f).verbose_name,
+                "old": getattr(a, f),
+                "new": getattr(b, f),
+            }
+            for f in DIFF_FIELDS
+            if getattr(a, f) != getattr(b, f)
+        ]
+        if fields:
+            changed.append({"rule": b, "changes": fields})
+    changed.sort(key=lambda c: (c["rule"].kind, c["rule"].position, c["rule"].name))
+    return {
+        "old": old,
+        "new": new,
+        "settings": settings_changed,
+        "added": added,
+        "removed": removed,
+        "changed": changed,
+        "empty": not (settings_changed or added or removed or changed),
+    }
+
+
+def rule_change_history(*, version: RuleSetVersion, limit: int = 100) -> list[dict[str, Any]]:
+    """Who changed which rule of this version from what to what, and when."""
+    records = (
+        Rule.history.filter(version_id=version.pk)
+        .select_related("history_user")
+        .order_by("-history_date", "-history_id")[:limit]
+    )
+    out = []
+    for record in records:
+        changes = []
+        if record.history_type == "~" and record.prev_record is not None:
+            delta = record.diff_against(record.prev_record)
+            changes = [
+                {"field": c.field, "old": c.old, "new": c.new}
+                for c in delta.changes
+                if c.field in DIFF_FIELDS or c.field == "name"
+            ]
+            if not changes:
+                continue
+        out.append(
+            {
+                "at": record.history_date,
+                "user": record.history_user,
+                "type": record.history_type,
+                "rule": record.name,
+                "changes": changes,
+            }
+        )
+    return out
+
+
+def run_progress(run: RescoreRun) -> dict[str, Any]:
+    return {
+        "id": run.pk,
+        "version": run.version.number,
+        "status": run.status,
+        "status_label": str(run.get_status_display()),
+        "done": run.done,
+        "total": run.total,
+        "percent": round(run.percent, 1),
+        "seconds_left": None if run.seconds_left is None else round(run.seconds_left, 1),
+        "changed": run.changed,
+        "new_mqls": run.new_mqls,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+    }
+
+
+def latest_run() -> RescoreRun | None:
+    return RescoreRun.objects.select_related("version").order_by("-created_at", "-id").first()
+
+
+def versions() -> list[RuleSetVersion]:
+    return list(RuleSetVersion.objects.select_related("published_by").order_by("-number"))

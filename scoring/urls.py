@@ -1,0 +1,17 @@
+from django.urls import path
+
+from . import views
+
+app_name = "scoring"
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("versions/<int:number>/", views.version_detail, name="version"),
+    path("compare/", views.compare, name="compare"),
+    path("draft/preview/", views.preview, name="preview"),
+    path("draft/start/", views.draft_start, name="draft_start"),
+    path("draft/approve/", views.draft_approve, name="draft_approve"),
+    path("draft/publish/", views.draft_publish, name="draft_publish"),
+    path("draft/comment/", views.draft_comment, name="draft_comment"),
+    path("runs/<int:run_id>/", views.run_detail, name="run"),
+    path("runs/<int:run_id>/progress/", views.run_progress, name="run_progress"),
+]

@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from . import charts, selectors, services
+from .forms import CommentForm
+from .models import Approval, DraftComment, RescoreRun, RuleSetVersion
+
+view_rules = permission_required("scoring.view_rulesetversion", raise_exception=True)
+
+
+def _draft() -> RuleSetVersion | None:
+    return RuleSetVersion.objects.filter(status=RuleSetVersion.Status.DRAFT).first()
+
+
+def _error_messages(exc: ValidationError | PermissionDenied) -> list[str]:
+    if isinstance(exc, ValidationError):
+        return list(exc.messages)
+    return [str(exc) or _("You are not allowed to do that.")]
+
+
+@login_required
+@view_rules
+def overview(request: HttpRequest) -> HttpResponse:
+    live = services.ruleset_live()
+    draft = _draft()
+    context = {
+        "live": live,
+        "draft": draft,
+        "run": selectors.latest_run(),
+        "versions": selectors.versions(),
+        "comment_form": CommentForm(),
+        "can_edit": request.user.has_perm("scoring.edit_draft"),
+        "my_sides": services.approval_sides(request.user),
+    }
+    if draft is not None:
+        approvals = list(draft.approvals.select_related("user"))
+        context.update(
+            approvals=approvals,
+            approved_sides={a.side for a in approvals},
+            missing=[Approval.Side(s).label for s in services.missing_approvals(draft)],
+            can_approve=bool(
+                set(context["my_sides"])
+                - {a.side for a in approvals if a.user_id == request.user.pk}
+            ),
+            diff=selectors.version_diff(old=live, new=draft),
+            history=selectors.rule_change_history(version=draft, limit=30),
+            comments=draft.comments.select_related("author"),
+        )
+    return render(request, "scoring/overview.html", context)
+
+
+@login_required
+@view_rules
+def version_detail(request: HttpRequest, number: int) -> HttpResponse:
+    version = get_object_or_404(RuleSetVersion, number=number)
+    return render(request, "scoring/version.html", {"version": version})
+
+
+@login_required
+@view_rules
+def compare(request: HttpRequest) -> HttpResponse:
+    try:
+        old_number, new_number = int(request.GET.get("old", "")), int(request.GET.get("new", ""))
+    except ValueError:
+        messages.error(request, _("Choose two versions to compare."))
+        return redirect("scoring:overview")
+    old = get_object_or_404(RuleSetVersion, number=old_number)
+    new = get_object_or_404(RuleSetVersion, number=new_number)
+    return render(
+        request, "scoring/compare.html", {"diff": selectors.version_diff(old=old, new=new)}
+    )
+
+
+@login_required
+@view_rules
+def preview(request: HttpRequest) -> HttpResponse:
+    draft = _draft()
+    if draft is None:
+        messages.info(request, _("There is no draft to preview."))
+        return redirect("scoring:overview")
+    live = services.ruleset_live()
+    impact = selectors.draft_impact(draft=draft, live=live)
+    draft_backtest = selectors.backtest(version=draft)
+    live_backtest = selectors.backtest(version=live) if live else []
+    actual = selectors.actual_mqls_by_month()
+    return render(
+        request,
+        "scoring/preview.html",
+        {
+            "draft": draft,
+            "live": live,
+            "impact": impact,
+            "rows": charts.backtest_rows(draft_backtest, live_backtest, actual),
+            "distribution_figure": charts.distribution_figure(impact),
+            "backtest_figure": charts.backtest_figure(draft_backtest, live_backtest, actual),
+        },
+    )
+
+
+@login_required
+@require_POST
+def draft_start(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("scoring.edit_draft"):
+        raise PermissionDenied
+    draft = services.draft_get_or_create(user=request.user)
+    messages.success(request, _("Draft v%(n)d is open for editing.") % {"n": draft.number})
+    return redirect("scoring:overview")
+
+
+@login_required
+@require_POST
+def draft_approve(request: HttpRequest) -> HttpResponse:
+    draft = _draft()
+    if draft is None:
+        messages.error(request, _("There is no draft to approve."))
+        return redirect("scoring:overview")
+    try:
+        services.ruleset_approve(version=draft, user=request.user)
+    except (ValidationError, PermissionDenied) as exc:
+        for message in _error_messages(exc):
+            messages.error(request, message)
+    else:
+        messages.success(request, _("You approved draft v%(n)d.") % {"n": draft.number})
+    return redirect("scoring:overview")
+
+
+@login_required
+@require_POST
+def draft_publish(request: HttpRequest) -> HttpResponse:
+    draft = _draft()
+    if draft is None:
+        messages.error(request, _("There is no draft to publish."))
+        return redirect("scoring:overview")
+    try:
+        run = services.ruleset_publish(version=draft, user=request.user)
+    except (ValidationError, PermissionDenied) as exc:
+        for message in _error_messages(exc):
+            messages.error(request, message)
+        return redirect("scoring:overview")
+    messages.success(
+        request, _("Version %(n)d is live. Every lead is being rescored.") % {"n": draft.number}
+    )
+    return redirect("scoring:run", run_id=run.pk)
+
+
+@login_required
+@require_POST
+def draft_comment(request: HttpRequest) -> HttpResponse:
+    draft = _draft()
+    form = CommentForm(request.POST)
+    if draft is None or not request.user.has_perm("scoring.view_rulesetversion"):
+        raise PermissionDenied
+    if form.is_valid():
+        DraftComment.objects.create(
+            version=draft, author=request.user, text=form.cleaned_data["text"]
+        )
+        messages.success(request, _("Comment added."))
+    else:
+        messages.error(request, _("Write a comment first."))
+    return redirect(reverse("scoring:overview") + "#comments")
+
+
+@login_required
+@view_rules
+def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(RescoreRun.objects.select_related("version"), pk=run_id)
+    return render(
+        request, "scoring/run.html", {"run": run, "progress": selectors.run_progress(run)}
+    )
+
+
+@login_required
+@view_rules
+def run_progress(request: HttpRequest, run_id: int) -> JsonResponse:
+    run = get_object_or_404(RescoreRun.objects.select_related("version"), pk=run_id)
+    return JsonResponse(selectors.run_progress(run))
