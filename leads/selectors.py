@@ -49,7 +49,7 @@ def lead_list(*, user, filters: dict | None = None) -> QuerySet[Lead]:
 
 def lead_get_for_user(*, user, lead_id: int) -> Lead | None:
     return (
-        Lead.objects.filter(lead_visible_q(user), pk=lead_id)
+        Lead.objects.filter(lead_visible_q(user), pk=lead_id, deleted_at__isnull=True)
         .select_related("company", "owner")
         .first()
     )

@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -150,7 +151,13 @@ def lead_upsert(
     """
     email = data["email"].strip()
     with transaction.atomic():
-        lead = Lead.objects.select_for_update().filter(email__iexact=email).first()
+        # Lower() = Lower() uses the case-insensitive unique index; __iexact would not.
+        lead = (
+            Lead.objects.select_for_update()
+            .alias(email_ci=Lower("email"))
+            .filter(email_ci=email.lower())
+            .first()
+        )
         if lead is None and identity:
             lead = (
                 Lead.objects.select_for_update()

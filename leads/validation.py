@@ -19,15 +19,20 @@ User = get_user_model()
 MAX_CUSTOM_KEYS = 100
 
 
-class StrictSerializer(serializers.Serializer):
-    """Rejects fields it does not know, naming each one."""
+class RejectUnknownFields:
+    """Serializer mixin: rejects fields it does not know, naming each one."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
+            writable = {name for name, f in self.fields.items() if not f.read_only}
+            unknown = sorted(set(data) - writable)
             if unknown:
                 raise serializers.ValidationError({name: [_("Unknown field.")] for name in unknown})
         return super().to_internal_value(data)
+
+
+class StrictSerializer(RejectUnknownFields, serializers.Serializer):
+    """A plain serializer that rejects unknown fields."""
 
 
 def _text(max_length: int, **kwargs: Any) -> serializers.CharField:
