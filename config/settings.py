@@ -189,7 +189,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"StageEnum": "leads.models.Stage"},
+    "ENUM_NAME_OVERRIDES": {
+        "StageEnum": "leads.models.Stage",
+        "ActivityKindEnum": "leads.models.ActivityKind",
+        "RuleKindEnum": "scoring.models.Rule.Kind",
+        "RuleOperatorEnum": "scoring.models.Rule.Operator",
+    },
 }
 
 # Celery ---------------------------------------------------------------------------------

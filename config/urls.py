@@ -13,6 +13,7 @@ urlpatterns = [
     path("leads/", include("leads.urls")),
     path("scoring/", include("scoring.urls")),
     path("api/v1/", include("leads.api_urls")),
+    path("api/v1/", include("scoring.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),

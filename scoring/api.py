@@ -1,0 +1,387 @@
+"""Scoring API: versions, the draft and its rules, preview, approval, publishing, progress,
+and a lead's score with its explanation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django.urls import path
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import PermissionDenied as ApiPermissionDenied
+from rest_framework.exceptions import ValidationError as ApiValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from leads import selectors as lead_selectors
+from leads.api import READ_ERRORS, WRITE_ERRORS, ApiView
+from leads.models import StageEvent
+from leads.validation import RejectUnknownFields
+
+from . import engine, selectors, services
+from .models import RescoreRun, Rule, RuleSetVersion
+
+VIEW = ("scoring.view_rulesetversion",)
+EDIT = ("scoring.view_rulesetversion", "scoring.edit_draft")
+
+
+def _raise_api(exc: ValidationError | PermissionDenied):
+    if isinstance(exc, PermissionDenied):
+        raise ApiPermissionDenied(str(exc) or None)
+    raise ApiValidationError(
+        exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+    )
+
+
+class RuleOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Rule
+        fields = [
+            "id",
+            "position",
+            "kind",
+            "name",
+            "field",
+            "operator",
+            "value",
+            "activity_kind",
+            "property_conditions",
+            "points",
+            "cap",
+            "window_days",
+            "min_count",
+        ]
+        ref_name = "Rule"
+
+
+class RuleInput(RejectUnknownFields, serializers.ModelSerializer):
+    value = serializers.JSONField(required=False, allow_null=True)
+    property_conditions = serializers.JSONField(required=False)
+
+    class Meta:
+        model = Rule
+        fields = [f for f in RuleOutput.Meta.fields if f != "id"]
+        ref_name = "RuleInput"
+
+    def validate(self, attrs: dict) -> dict:
+        current = {f: getattr(self.instance, f) for f in self.Meta.fields} if self.instance else {}
+        merged = {
+            "field": "",
+            "operator": "",
+            "value": None,
+            "activity_kind": "",
+            "property_conditions": [],
+            "points": 0,
+            "cap": None,
+            "window_days": None,
+            "min_count": None,
+            **current,
+            **attrs,
+        }
+        errors = engine.validate_rule(Rule(**{k: v for k, v in merged.items() if k != "position"}))
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class VersionOutput(serializers.ModelSerializer):
+    rules = RuleOutput(many=True, read_only=True)
+    approvals = serializers.SerializerMethodField()
+    missing_approvals = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RuleSetVersion
+        fields = [
+            "number",
+            "status",
+            "name",
+            "mql_threshold",
+            "min_fit_score",
+            "decay_half_life_days",
+            "created_at",
+            "published_at",
+            "rules",
+            "approvals",
+            "missing_approvals",
+        ]
+        ref_name = "RuleSetVersion"
+
+    def get_approvals(self, obj) -> list[dict[str, str]]:
+        return [
+            {"side": a.side, "user": a.user.get_username(), "at": a.at.isoformat()}
+            for a in obj.approvals.select_related("user")
+        ]
+
+    def get_missing_approvals(self, obj) -> list[str]:
+        return services.missing_approvals(obj) if obj.is_draft else []
+
+
+class DraftSettingsInput(RejectUnknownFields, serializers.ModelSerializer):
+    class Meta:
+        model = RuleSetVersion
+        fields = ["name", "mql_threshold", "min_fit_score", "decay_half_life_days"]
+        extra_kwargs = {"decay_half_life_days": {"min_value": 0.1}}
+        ref_name = "DraftSettingsInput"
+
+
+class RunOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    version = serializers.IntegerField()
+    status = serializers.CharField()
+    status_label = serializers.CharField()
+    done = serializers.IntegerField()
+    total = serializers.IntegerField()
+    percent = serializers.FloatField()
+    seconds_left = serializers.FloatField(allow_null=True)
+    changed = serializers.IntegerField()
+    new_mqls = serializers.IntegerField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        ref_name = "RescoreProgress"
+
+
+def _draft_or_404() -> RuleSetVersion:
+    draft = RuleSetVersion.objects.filter(status=RuleSetVersion.Status.DRAFT).first()
+    if draft is None:
+        raise NotFound("There is no open draft.")
+    return draft
+
+
+class VersionListApi(ApiView):
+    required_perms = {"GET": VIEW}
+
+    @extend_schema(tags=["scoring"], responses={200: VersionOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        versions = RuleSetVersion.objects.prefetch_related("rules").order_by("-number")
+        return Response(VersionOutput(versions, many=True).data)
+
+
+class VersionDetailApi(ApiView):
+    required_perms = {"GET": VIEW}
+
+    @extend_schema(tags=["scoring"], responses={200: VersionOutput, 404: None, **READ_ERRORS})
+    def get(self, request: Request, number: int) -> Response:
+        return Response(VersionOutput(get_object_or_404(RuleSetVersion, number=number)).data)
+
+
+class DraftApi(ApiView):
+    required_perms = {"GET": VIEW, "POST": EDIT, "PATCH": EDIT}
+
+    @extend_schema(tags=["scoring"], responses={200: VersionOutput, 404: None, **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        return Response(VersionOutput(_draft_or_404()).data)
+
+    @extend_schema(
+        tags=["scoring"],
+        request=None,
+        responses={200: VersionOutput, 201: VersionOutput, **WRITE_ERRORS},
+        description="Open the draft (a copy of the live version); answers the open one if any.",
+    )
+    def post(self, request: Request) -> Response:
+        existed = RuleSetVersion.objects.filter(status=RuleSetVersion.Status.DRAFT).exists()
+        draft = services.draft_get_or_create(user=request.user)
+        code = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
+        return Response(VersionOutput(draft).data, status=code)
+
+    @extend_schema(
+        tags=["scoring"], request=DraftSettingsInput, responses={200: VersionOutput, **WRITE_ERRORS}
+    )
+    def patch(self, request: Request) -> Response:
+        draft = _draft_or_404()
+        serializer = DraftSettingsInput(draft, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():
+            draft._history_user = request.user
+            serializer.save()
+            services.draft_edited(version=draft, user=request.user)
+        return Response(VersionOutput(draft).data)
+
+
+class DraftRulesApi(ApiView):
+    required_perms = {"POST": EDIT}
+
+    @extend_schema(tags=["scoring"], request=RuleInput, responses={201: RuleOutput, **WRITE_ERRORS})
+    def post(self, request: Request) -> Response:
+        draft = _draft_or_404()
+        serializer = RuleInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():
+            rule = Rule(version=draft, **serializer.validated_data)
+            rule._history_user = request.user
+            rule.save()
+            services.draft_edited(version=draft, user=request.user)
+        return Response(RuleOutput(rule).data, status=status.HTTP_201_CREATED)
+
+
+class DraftRuleApi(ApiView):
+    required_perms = {"PATCH": EDIT, "DELETE": EDIT}
+
+    def _rule(self, rule_id: int) -> Rule:
+        return get_object_or_404(Rule, pk=rule_id, version=_draft_or_404())
+
+    @extend_schema(
+        tags=["scoring"], request=RuleInput, responses={200: RuleOutput, 404: None, **WRITE_ERRORS}
+    )
+    def patch(self, request: Request, rule_id: int) -> Response:
+        rule = self._rule(rule_id)
+        serializer = RuleInput(rule, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():
+            rule._history_user = request.user
+            serializer.save()
+            services.draft_edited(version=rule.version, user=request.user)
+        return Response(RuleOutput(rule).data)
+
+    @extend_schema(tags=["scoring"], responses={204: None, 404: None, **WRITE_ERRORS})
+    def delete(self, request: Request, rule_id: int) -> Response:
+        rule = self._rule(rule_id)
+        with transaction.atomic():
+            rule._history_user = request.user
+            rule.delete()
+            services.draft_edited(version=rule.version, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DraftPreviewApi(ApiView):
+    required_perms = {"GET": VIEW}
+
+    @extend_schema(
+        tags=["scoring"],
+        responses={
+            200: inline_serializer(
+                "DraftPreview",
+                {
+                    "leads": serializers.IntegerField(),
+                    "would_become_mql": serializers.IntegerField(),
+                    "newly_above": serializers.IntegerField(),
+                    "dropped_below": serializers.IntegerField(),
+                    "threshold": serializers.FloatField(),
+                    "live_threshold": serializers.FloatField(allow_null=True),
+                    "draft_histogram": serializers.ListField(child=serializers.ListField()),
+                    "live_histogram": serializers.ListField(child=serializers.ListField()),
+                    "backtest": serializers.DictField(),
+                },
+            ),
+            **READ_ERRORS,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        draft = _draft_or_404()
+        live = services.ruleset_live()
+        impact = selectors.draft_impact(draft=draft, live=live)
+        impact.pop("as_of")
+        impact["backtest"] = {
+            "draft": selectors.backtest(version=draft),
+            "live": selectors.backtest(version=live) if live else [],
+            "actual": selectors.actual_mqls_by_month(),
+        }
+        return Response(impact)
+
+
+class DraftApproveApi(ApiView):
+    required_perms = {"POST": VIEW}
+
+    @extend_schema(tags=["scoring"], request=None, responses={200: VersionOutput, **WRITE_ERRORS})
+    def post(self, request: Request) -> Response:
+        draft = _draft_or_404()
+        try:
+            services.ruleset_approve(version=draft, user=request.user)
+        except (ValidationError, PermissionDenied) as exc:
+            _raise_api(exc)
+        return Response(VersionOutput(draft).data)
+
+
+class DraftPublishApi(ApiView):
+    required_perms = {"POST": VIEW}
+
+    @extend_schema(tags=["scoring"], request=None, responses={202: RunOutput, **WRITE_ERRORS})
+    def post(self, request: Request) -> Response:
+        draft = _draft_or_404()
+        try:
+            run = services.ruleset_publish(version=draft, user=request.user)
+        except (ValidationError, PermissionDenied) as exc:
+            _raise_api(exc)
+        run = RescoreRun.objects.select_related("version").get(pk=run.pk)
+        return Response(selectors.run_progress(run), status=status.HTTP_202_ACCEPTED)
+
+
+class RunApi(ApiView):
+    required_perms = {"GET": VIEW}
+
+    @extend_schema(tags=["scoring"], responses={200: RunOutput, 404: None, **READ_ERRORS})
+    def get(self, request: Request, run_id: int) -> Response:
+        run = get_object_or_404(RescoreRun.objects.select_related("version"), pk=run_id)
+        return Response(selectors.run_progress(run))
+
+
+class LeadScoreApi(ApiView):
+    required_perms = {"GET": ("leads.view_lead",)}
+
+    @extend_schema(
+        tags=["leads"],
+        responses={
+            200: inline_serializer(
+                "LeadScore",
+                {
+                    "fit": serializers.IntegerField(),
+                    "engagement": serializers.FloatField(),
+                    "total": serializers.FloatField(),
+                    "excluded_reason": serializers.CharField(),
+                    "fast_tracked": serializers.BooleanField(),
+                    "ruleset_version": serializers.IntegerField(allow_null=True),
+                    "explanation": serializers.ListField(child=serializers.DictField()),
+                    "mql_explanations": serializers.ListField(child=serializers.DictField()),
+                },
+            ),
+            404: None,
+            **READ_ERRORS,
+        },
+        description="The lead's score now, which rules gave or took its points (with the "
+        "activities behind behaviour points), and the explanation frozen when it became MQL.",
+    )
+    def get(self, request: Request, lead_id: int) -> Response:
+        lead = lead_selectors.lead_get_for_user(user=request.user, lead_id=lead_id)
+        if lead is None:
+            raise NotFound()
+        return Response(lead_score_payload(lead))
+
+
+def lead_score_payload(lead: Any) -> dict[str, Any]:
+    ruleset = services.compiled_live()
+    result = services.lead_explain(lead=lead, ruleset=ruleset) if ruleset else None
+    frozen = [
+        {"at": e.at.isoformat(), "ruleset_version": e.ruleset_version, **(e.context or {})}
+        for e in StageEvent.objects.filter(lead=lead, to_stage="mql").order_by("at")
+    ]
+    return {
+        "fit": lead.fit_score,
+        "engagement": lead.engagement_score,
+        "total": lead.total_score,
+        "excluded_reason": lead.excluded_reason,
+        "fast_tracked": lead.fast_tracked,
+        "ruleset_version": ruleset.version if ruleset else None,
+        "explanation": result.explanation if result else [],
+        "mql_explanations": frozen,
+    }
+
+
+urlpatterns = [
+    path("scoring/versions/", VersionListApi.as_view(), name="api-scoring-versions"),
+    path("scoring/versions/<int:number>/", VersionDetailApi.as_view(), name="api-scoring-version"),
+    path("scoring/draft/", DraftApi.as_view(), name="api-scoring-draft"),
+    path("scoring/draft/rules/", DraftRulesApi.as_view(), name="api-scoring-draft-rules"),
+    path(
+        "scoring/draft/rules/<int:rule_id>/", DraftRuleApi.as_view(), name="api-scoring-draft-rule"
+    ),
+    path("scoring/draft/preview/", DraftPreviewApi.as_view(), name="api-scoring-preview"),
+    path("scoring/draft/approve/", DraftApproveApi.as_view(), name="api-scoring-approve"),
+    path("scoring/draft/publish/", DraftPublishApi.as_view(), name="api-scoring-publish"),
+    path("scoring/runs/<int:run_id>/", RunApi.as_view(), name="api-scoring-run"),
+    path("leads/<int:lead_id>/score/", LeadScoreApi.as_view(), name="api-lead-score"),
+]
