@@ -18,12 +18,16 @@ $(STAMP): requirements.txt | $(PYTHON)
 
 venv: $(STAMP)
 
+# Ctrl-C reaches runserver in the foreground; the trap then stops worker and beat (each ends
+# its own children) and waits for them. A second Ctrl-C makes Celery quit at once.
 run: $(STAMP)
 	$(PYTHON) manage.py migrate --noinput
 	$(PYTHON) manage.py seed_demo --if-empty
-	@bash -c 'trap "kill 0" INT TERM EXIT; \
-	  $(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 & \
-	  $(BIN)/celery -A config beat --loglevel=INFO & \
+	@bash -c 'stop() { trap - INT TERM EXIT; kill -TERM $$worker $$beat 2>/dev/null; wait; }; \
+	  trap stop INT TERM EXIT; \
+	  $(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 & worker=$$!; \
+	  $(BIN)/celery -A config beat --loglevel=INFO \
+	    --scheduler django_celery_beat.schedulers:DatabaseScheduler & beat=$$!; \
 	  $(PYTHON) manage.py demo_logins; \
 	  echo "Handoff on http://127.0.0.1:8000  (Ctrl-C stops web, worker and beat)"; \
 	  $(PYTHON) manage.py runserver 127.0.0.1:8000'

@@ -13,6 +13,12 @@ from .factories import ProfileFactory, TeamFactory, UserFactory
 REALDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Personas log in with passwords; the production hasher is slow by design.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def realdata_path(name: str) -> Path:
     """A file of ../shared/realdata; skips where it is absent, fails in CI (REQUIRE_REALDATA)."""
     path = REALDATA / name
