@@ -6,4 +6,7 @@ app_name = "leads"
 urlpatterns = [
     path("", views.lead_list, name="list"),
     path("<int:lead_id>/", views.lead_detail, name="detail"),
+    path("import/", views.import_start, name="import"),
+    path("import/<int:job_id>/", views.import_detail, name="import_detail"),
+    path("import/<int:job_id>/status/", views.import_status, name="import_status"),
 ]

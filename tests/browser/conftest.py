@@ -67,10 +67,8 @@ def page(request, browser, live_server, transactional_db, console_errors) -> Ite
     context.set_default_timeout(10_000)
 
     def on_console(msg) -> None:
-        url = msg.location.get("url", "")
-        # base.html links no icon, so Chromium asks for /favicon.ico and logs the 404.
-        if msg.type == "error" and not url.endswith("/favicon.ico"):
-            console_errors.append(f"console: {msg.text} ({url})")
+        if msg.type == "error":
+            console_errors.append(f"console: {msg.text} ({msg.location.get('url', '')})")
 
     def watch(page) -> None:
         page.on("console", on_console)

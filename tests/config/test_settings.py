@@ -7,10 +7,12 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    # As production runs: without the browser tests' async-unsafe switch.
+    base = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env={**os.environ, **env},
+        env={**base, **env},
         capture_output=True,
         text=True,
         timeout=120,

@@ -1,0 +1,603 @@
+import datetime as dt
+import io
+import json
+import tracemalloc
+import zoneinfo
+from unittest import mock
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from leads import importing
+from leads.forms import ImportForm
+from leads.models import Company, ImportJob, Lead, Stage, StageEvent
+from leads.tasks import import_job_run_task
+
+from ..conftest import realdata_path
+from ..factories import LeadFactory
+
+pytestmark = pytest.mark.django_db
+
+TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
+
+MAPPING = {
+    "placeholders": ["Select"],
+    "columns": [
+        {"column": "Email", "to": "email"},
+        {"column": "First", "to": "first_name"},
+        {"column": "Country", "to": "country"},
+        {"column": "Visits", "to": "custom.visits", "type": "int"},
+        {"column": "Newsletter", "to": "custom.newsletter", "type": "bool"},
+    ],
+}
+HEADER = "Email,First,Country,Visits,Newsletter\r\n"
+
+HISTORY_MAPPING = {
+    "time_zone": "Asia/Tokyo",
+    "columns": [
+        {"column": "Email", "to": "email"},
+        {"column": "MQL", "to": "mql_at"},
+        {"column": "SAL", "to": "sal_at"},
+        {"column": "SQL", "to": "sql_at"},
+        {"column": "Rejected", "to": "rejected_at"},
+        {"column": "Reason", "to": "rejection_reason"},
+        {"column": "Recycled", "to": "recycled_at"},
+    ],
+}
+HISTORY_HEADER = "Email,MQL,SAL,SQL,Rejected,Reason,Recycled\n"
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+def write(tmp_path, name, content, encoding="utf-8"):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode(encoding))
+    return path
+
+
+def run(tmp_path, content, mapping=MAPPING, **options):
+    """Runs the command; returns (stdout, stderr)."""
+    csv_path = write(tmp_path, "leads.csv", content)
+    mapping_path = write(
+        tmp_path, "mapping.json", mapping if isinstance(mapping, str) else json.dumps(mapping)
+    )
+    out, err = io.StringIO(), io.StringIO()
+    call_command(
+        "import_leads", str(csv_path), mapping=str(mapping_path), stdout=out, stderr=err, **options
+    )
+    return out.getvalue(), err.getvalue()
+
+
+def nothing_written():
+    return not Lead.objects.exists() and not StageEvent.objects.exists()
+
+
+# The command and the service ---------------------------------------------------------------
+
+
+def test_a_good_file_creates_leads_with_typed_attributes_and_reports(tmp_path):
+    out, err = run(
+        tmp_path,
+        HEADER + "hana@example.jp,Hana,Japan,5,Yes\r\nken@example.jp,Ken,Japan,0,no\r\n",
+    )
+    assert "Created: 2, updated: 0, rejected: 0" in out
+    assert "2 / 2 rows" in err
+    hana = Lead.objects.get(email="hana@example.jp")
+    assert (hana.first_name, hana.country) == ("Hana", "Japan")
+    assert hana.custom == {"visits": 5, "newsletter": True}
+    assert Lead.objects.get(email="ken@example.jp").custom == {"visits": 0, "newsletter": False}
+
+
+def test_progress_is_reported_every_chunk(tmp_path):
+    rows = "".join(f"p{i}@example.jp,P,JP,1,yes\r\n" for i in range(5))
+    _out, err = run(tmp_path, HEADER + rows, chunk_size=2)
+    assert err.splitlines() == ["0 / 5 rows", "2 / 5 rows", "4 / 5 rows", "5 / 5 rows"]
+
+
+def test_a_shipped_mapping_is_found_by_name(tmp_path):
+    path = write(tmp_path, "x.csv", "Prospect ID\nabc\n")
+    with pytest.raises(CommandError, match=r"columns\[1\]\.column: the file has no column"):
+        call_command("import_leads", str(path), mapping="x_education", stdout=io.StringIO())
+    assert nothing_written()
+
+
+@pytest.mark.parametrize(
+    "mapping,message",
+    [
+        ('{"columns": [', "mapping: not valid JSON (line 1, column 14"),
+        ([], "mapping: give a JSON object"),
+        ({"columns": [{"column": "Email", "to": "emial"}]}, 'columns[0].to: unknown field "emial"'),
+        (
+            {"columns": [{"column": "Email", "to": "email"}, {"column": "Nope", "to": "source"}]},
+            'columns[1].column: the file has no column "Nope"',
+        ),
+        (
+            {"time_zone": "Mars/Olympus", "columns": [{"column": "Email", "to": "email"}]},
+            'time_zone: "Mars/Olympus" is not a known time zone',
+        ),
+        (
+            {"columns": [{"column": "Email", "to": "email", "type": "integer"}]},
+            "columns[0].type: use one of text, int, float, bool",
+        ),
+        (
+            {"columns": [{"column": "Email", "to": "email", "kind": "int"}]},
+            "columns[0].kind: unknown key",
+        ),
+        ({"colums": []}, "colums: unknown mapping key"),
+        (
+            {"columns": [{"column": "First", "to": "first_name"}]},
+            "columns: map a column to email, or give an email_template",
+        ),
+        (
+            {"email_template": "{Id}@x.invalid", "columns": [{"column": "First", "to": "source"}]},
+            'email_template: the file has no column "Id"',
+        ),
+        (
+            {"columns": [{"column": "Email", "to": "email"}, {"column": "First", "to": "email"}]},
+            'columns[1].to: email is already filled from the column "Email"',
+        ),
+    ],
+)
+def test_a_bad_mapping_is_refused_naming_its_key_and_writes_nothing(tmp_path, mapping, message):
+    with pytest.raises(CommandError) as excinfo:
+        run(tmp_path, HEADER + "hana@example.jp,Hana,Japan,5,Yes\r\n", mapping=mapping)
+    assert message in str(excinfo.value)
+    assert nothing_written()
+
+
+@pytest.mark.parametrize("encoding", ["cp932", "latin-1"])
+def test_a_file_that_is_not_utf8_fails_naming_the_line_and_writes_nothing(tmp_path, encoding):
+    name = "東京" if encoding == "cp932" else "Café"
+    content = HEADER + f"a@example.jp,A,JP,1,yes\r\nb@example.jp,{name},JP,1,yes\r\n"
+    with pytest.raises(CommandError, match="Line 3 is not UTF-8 text"):
+        run(tmp_path, content.encode(encoding))
+    assert nothing_written()
+
+
+def test_a_utf8_bom_and_multi_line_cells_are_fine(tmp_path):
+    content = (
+        "\ufeffEmail,First,Country,Visits,Newsletter\r\n"
+        'a@example.jp,"Two\r\nlines",JP,1,yes\r\n'
+        "not-an-email,B,JP,1,yes\r\n"
+    )
+    out, _err = run(tmp_path, content)
+    assert Lead.objects.get(email="a@example.jp").first_name == "Two\r\nlines"
+    assert "Line 4: email: Enter a valid email address." in out
+
+
+def test_a_ragged_row_fails_naming_the_line_and_writes_nothing(tmp_path):
+    good = "".join(f"p{i}@example.jp,P,JP,1,yes\r\n" for i in range(4))
+    with pytest.raises(CommandError, match="Line 6 has 4 columns; the header has 5."):
+        run(tmp_path, HEADER + good + "late@example.jp,L,JP,1\r\n", chunk_size=2)
+    assert nothing_written()
+
+
+def test_an_empty_file_fails(tmp_path):
+    with pytest.raises(CommandError, match="The file is empty"):
+        run(tmp_path, "")
+
+
+def test_a_bad_row_is_rejected_with_its_line_while_the_others_import(tmp_path):
+    out, _err = run(
+        tmp_path,
+        HEADER
+        + "hana@example.jp,Hana,JP,5,Yes\r\n"
+        + "not-an-email,Bad,JP,5,Yes\r\n"
+        + "ken@example.jp,Ken,JP,many,perhaps\r\n"
+        + "mei@example.jp,Mei,JP,2.0,1\r\n",
+    )
+    assert "Created: 2, updated: 0, rejected: 2" in out
+    assert "Line 3: email: Enter a valid email address." in out
+    assert 'Line 4: custom.visits: "many" is not a whole number.; custom.newsletter: ' in out
+    assert '"perhaps" is not yes or no.' in out
+    assert sorted(Lead.objects.values_list("email", flat=True)) == [
+        "hana@example.jp",
+        "mei@example.jp",
+    ]
+    assert Lead.objects.get(email="mei@example.jp").custom == {"visits": 2, "newsletter": True}
+
+
+def test_the_report_lists_twenty_rejections_then_counts_the_rest(tmp_path):
+    rows = "".join(f"bad{i},B,JP,1,yes\r\n" for i in range(25))
+    out, _err = run(tmp_path, HEADER + rows)
+    assert "rejected: 25" in out
+    assert "Line 21: email" in out and "Line 22: email" not in out
+    assert "… and 5 more." in out
+
+
+def test_placeholders_and_blanks_are_empty_and_never_overwrite(tmp_path):
+    known = LeadFactory(email="hana@example.jp", first_name="Hana", country="Japan")
+    known.custom = {"visits": 3, "tier": "gold"}
+    known.save()
+    out, _err = run(tmp_path, HEADER + "HANA@example.jp,Select,,Select, \r\nnew@example.jp,,,,\r\n")
+    assert "Created: 1, updated: 1, rejected: 0" in out
+    known.refresh_from_db()
+    assert (known.first_name, known.country) == ("Hana", "Japan")
+    assert known.custom == {"visits": 3, "tier": "gold"}
+    new = Lead.objects.get(email="new@example.jp")
+    assert (new.first_name, new.country, new.custom) == ("", "", {})
+
+
+def test_company_and_owner_columns_fill_the_company_and_the_owner(tmp_path, bob):
+    mapping = {
+        "columns": [
+            {"column": "Email", "to": "email"},
+            {"column": "Company", "to": "company_name"},
+            {"column": "Staff", "to": "employees"},
+            {"column": "Listed", "to": "listed", "type": "bool"},
+            {"column": "Owner", "to": "owner_email"},
+        ]
+    }
+    out, _err = run(
+        tmp_path,
+        "Email,Company,Staff,Listed,Owner\n"
+        f"a@acme.jp,Acme,120,Yes,{bob.email.upper()}\n"
+        "b@acme.jp,Acme,lots,No,\n"
+        "c@acme.jp,Acme,,No,nobody@example.jp\n",
+        mapping=mapping,
+    )
+    assert "Line 3: employees: A valid integer is required." in out
+    assert "Line 4: owner_email: No active user has this e-mail." in out
+    lead = Lead.objects.get(email="a@acme.jp")
+    assert lead.owner == bob
+    assert (lead.company.name, lead.company.employees, lead.company.listed) == ("Acme", 120, True)
+    assert Company.objects.count() == 1
+
+
+def test_an_email_template_gives_rows_without_email_a_stable_identity(tmp_path):
+    mapping = {
+        "email_template": "{Prospect ID}@crm.invalid",
+        "columns": [{"column": "Source", "to": "source"}],
+    }
+    content = "Prospect ID,Source\nabc-1,Google\n,Google\n"
+    out, _err = run(tmp_path, content, mapping=mapping)
+    assert Lead.objects.get().email == "abc-1@crm.invalid"
+    assert "Line 3: email: This field is required." in out
+    out, _err = run(tmp_path, content, mapping=mapping)
+    assert "Created: 0, updated: 1" in out
+
+
+# History -----------------------------------------------------------------------------------
+
+
+def test_history_columns_become_stage_events_in_lifecycle_order(tmp_path):
+    out, _err = run(
+        tmp_path,
+        HISTORY_HEADER
+        + "won@example.jp,2024-04-01 09:00,2024-04-01T10:30:00+09:00,2024-04-03,,,\n"
+        + "lost@example.jp,2024-04-02T00:00:00Z,,,2024-04-05T12:00:00Z,Not a fit,2024-05-01\n",
+        mapping=HISTORY_MAPPING,
+    )
+    assert "Created: 2, updated: 0, rejected: 0" in out
+    won = Lead.objects.get(email="won@example.jp")
+    events = list(won.stage_events.values_list("from_stage", "to_stage", "at", "origin"))
+    assert events == [
+        ("lead", "mql", dt.datetime(2024, 4, 1, 9, tzinfo=TOKYO), "import"),
+        ("mql", "sal", dt.datetime(2024, 4, 1, 10, 30, tzinfo=TOKYO), "import"),
+        ("sal", "sql", dt.datetime(2024, 4, 3, tzinfo=TOKYO), "import"),
+    ]
+    assert won.stage == Stage.SQL and won.stage_changed_at == dt.datetime(2024, 4, 3, tzinfo=TOKYO)
+    lost = Lead.objects.get(email="lost@example.jp")
+    assert [(e.to_stage, e.reason) for e in lost.stage_events.all()] == [
+        ("mql", ""),
+        ("rejected", "not_a_fit"),
+        ("recycled", ""),
+    ]
+    assert lost.stage_events.first().context == {"import_file": "leads.csv", "line": 3}
+
+
+@pytest.mark.parametrize(
+    "row,reason",
+    [
+        (",,2024-04-03,,,", "sql_at: A lead cannot go from Lead to SQL."),
+        (
+            "2024-04-02,2024-04-01,,,,",
+            "sal_at: The change cannot be dated before the lead's previous stage change "
+            "(2024-04-02T00:00:00+09:00).",
+        ),
+        ("2024-04-01,2024-04-02,,2024-04-03,other,", "rejected_at: A lead cannot go from SAL"),
+        ("2024-04-01,,,2024-04-03,,", "rejected_at: A rejection needs a rejection_reason."),
+        ("2024-04-01,,,2024-04-03,lazy,", 'rejection_reason: "lazy" is not one of not_a_fit'),
+        ("01/04/2024,,,,,", 'mql_at: "01/04/2024" is not an ISO 8601 time'),
+        ("2999-01-01,,,,,", 'mql_at: "2999-01-01" is in the future.'),
+    ],
+)
+def test_an_impossible_history_rejects_the_row_and_writes_nothing_of_it(tmp_path, row, reason):
+    out, _err = run(
+        tmp_path,
+        HISTORY_HEADER + "ok@example.jp,2024-04-01,,,,,\n" + f"bad@example.jp,{row}\n",
+        mapping=HISTORY_MAPPING,
+    )
+    assert f"Line 3: {reason}" in out
+    assert "Created: 1, updated: 0, rejected: 1" in out
+    assert not Lead.objects.filter(email="bad@example.jp").exists()
+    assert StageEvent.objects.count() == 1
+
+
+def test_history_continues_from_the_stage_a_known_lead_is_in(tmp_path):
+    lead = LeadFactory(email="known@example.jp")
+    run(tmp_path, HISTORY_HEADER + "known@example.jp,2024-04-01,,,,,\n", mapping=HISTORY_MAPPING)
+    out, _err = run(
+        tmp_path,
+        HISTORY_HEADER + "known@example.jp,2024-04-01,2024-04-02,,,,\n",
+        mapping=HISTORY_MAPPING,
+    )
+    assert "updated: 1, rejected: 0" in out
+    assert list(lead.stage_events.values_list("to_stage", flat=True)) == ["mql", "sal"]
+    out, _err = run(
+        tmp_path, HISTORY_HEADER + "known@example.jp,2024-03-01,,,,,\n", mapping=HISTORY_MAPPING
+    )
+    assert "Line 2: mql_at: A lead cannot go from SAL to MQL." in out
+
+
+def test_reimporting_the_same_file_is_idempotent(tmp_path):
+    content = (
+        HISTORY_HEADER
+        + "won@example.jp,2024-04-01 09:00,2024-04-01 10:30,2024-04-03,,,\n"
+        + "lost@example.jp,2024-04-02,,,2024-04-05,duplicate,2024-05-01\n"
+        + "won@example.jp,2024-04-01 09:00,2024-04-01 10:30,2024-04-03,,,\n"
+    )
+    out, _err = run(tmp_path, content, mapping=HISTORY_MAPPING)
+    assert "Created: 2, updated: 1, rejected: 0" in out
+    events = list(StageEvent.objects.order_by("id").values_list("lead__email", "to_stage", "at"))
+    assert len(events) == 6
+    out, _err = run(tmp_path, content, mapping=HISTORY_MAPPING, chunk_size=1)
+    assert "Created: 0, updated: 3, rejected: 0" in out
+    assert list(StageEvent.objects.order_by("id").values_list("lead__email", "to_stage", "at")) == (
+        events
+    )
+    assert Lead.objects.count() == 2
+
+
+def test_memory_stays_flat_on_a_large_file(tmp_path):
+    path = tmp_path / "big.csv"
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("Email,Visits\r\n")
+        for i in range(20_000):
+            out.write(f"lead{i}@example.jp,{i % 50}\r\n")
+    mapping = importing.mapping_load(
+        {
+            "columns": [
+                {"column": "Email", "to": "email"},
+                {"column": "Visits", "to": "custom.visits", "type": "int"},
+            ]
+        }
+    )
+    tracemalloc.start()
+    try:
+        report = importing.import_csv(open_file=lambda: path.open("rb"), mapping=mapping)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (report.created, report.rejected) == (20_000, 0)
+    assert Lead.objects.count() == 20_000
+    # Holding the rows or the leads would take several times this; a chunk takes ~1 MB.
+    assert peak < 30 * 1024 * 1024, f"peak {peak / 1024 / 1024:.1f} MB"
+
+
+# Jobs and pages ----------------------------------------------------------------------------
+
+
+def _upload(content, name="leads.csv"):
+    return SimpleUploadedFile(name, content if isinstance(content, bytes) else content.encode())
+
+
+def test_a_marketing_manager_uploads_a_file_and_sees_the_report(
+    client, alice, media, celery_eager, django_capture_on_commit_callbacks
+):
+    client.force_login(alice)
+    page = client.get(reverse("leads:import"))
+    assert page.status_code == 200
+    assert "custom.visits" in page.content.decode()  # the example mapping
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client.post(
+            reverse("leads:import"),
+            {
+                "file": _upload(HEADER + "hana@example.jp,Hana,JP,5,Yes\r\nbroken,X,JP,1,no\r\n"),
+                "mapping": json.dumps(MAPPING),
+            },
+        )
+    assert callbacks  # the import ran after the upload committed
+    job = ImportJob.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("leads:import_detail", args=[job.id])
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.DONE
+    assert (job.total_rows, job.processed_rows, job.created_count, job.rejected_count) == (
+        2,
+        2,
+        1,
+        1,
+    )
+    assert job.created_by == alice and job.original_name == "leads.csv"
+    assert job.file.name.startswith("imports/")
+    html = client.get(response.url).content.decode()
+    assert 'style="width: 100%"' in html
+    assert "email: Enter a valid email address." in html
+    status = client.get(reverse("leads:import_status", args=[job.id])).json()
+    assert status["finished"] and status["percent"] == 100 and status["rejected"] == 1
+
+
+def test_the_upload_queues_the_task_after_commit(
+    client, alice, media, django_capture_on_commit_callbacks
+):
+    client.force_login(alice)
+    with mock.patch.object(import_job_run_task, "delay") as delay:
+        with django_capture_on_commit_callbacks() as callbacks:
+            client.post(
+                reverse("leads:import"),
+                {
+                    "file": _upload(HEADER + "a@example.jp,A,JP,1,yes\n"),
+                    "mapping": json.dumps(MAPPING),
+                },
+            )
+        delay.assert_not_called()
+        job = ImportJob.objects.get()
+        assert job.status == ImportJob.Status.QUEUED
+        callbacks[0]()
+        delay.assert_called_once_with(job.id)
+
+
+def test_a_running_job_shows_progress_and_polls(client, alice, media):
+    job = ImportJob.objects.create(
+        file="imports/x.csv",
+        original_name="x.csv",
+        mapping=MAPPING,
+        status=ImportJob.Status.RUNNING,
+        total_rows=200,
+        processed_rows=50,
+    )
+    client.force_login(alice)
+    html = client.get(reverse("leads:import_detail", args=[job.id])).content.decode()
+    assert 'style="width: 25%"' in html
+    assert reverse("leads:import_status", args=[job.id]) in html
+    assert client.get(reverse("leads:import_status", args=[job.id])).json()["percent"] == 25
+
+
+def test_a_sales_rep_cannot_import(client, bob, media):
+    client.force_login(bob)
+    job = ImportJob.objects.create(file="imports/x.csv", original_name="x.csv", mapping=MAPPING)
+    assert client.get(reverse("leads:import")).status_code == 403
+    response = client.post(
+        reverse("leads:import"), {"file": _upload(HEADER), "mapping": json.dumps(MAPPING)}
+    )
+    assert response.status_code == 403
+    assert client.get(reverse("leads:import_detail", args=[job.id])).status_code == 403
+    assert client.get(reverse("leads:import_status", args=[job.id])).status_code == 403
+    assert ImportJob.objects.count() == 1
+    assert reverse("leads:import") not in client.get(reverse("leads:list")).content.decode()
+
+
+def test_the_nav_links_to_the_import_for_marketing(client, alice):
+    client.force_login(alice)
+    assert reverse("leads:import") in client.get(reverse("leads:list")).content.decode()
+
+
+@pytest.mark.parametrize(
+    "upload,mapping,field,message",
+    [
+        (_upload(b"", "empty.csv"), MAPPING, "file", "The submitted file is empty."),
+        (_upload(HEADER, "leads.xlsx"), MAPPING, "file", "Upload a .csv file."),
+        (_upload("\n\n"), MAPPING, "file", "The file is empty"),
+        (
+            _upload(HEADER + "a@example.jp,A,JP,1,yes\nb@example.jp,B\n"),
+            MAPPING,
+            "file",
+            "Line 3 has 2 columns; the header has 5.",
+        ),
+        (
+            _upload((HEADER + "a@example.jp,Zoë,JP,1,yes\n").encode("latin-1")),
+            MAPPING,
+            "file",
+            "Line 2 is not UTF-8 text",
+        ),
+        (
+            _upload("Mail,First\n"),
+            MAPPING,
+            "mapping",
+            'columns[0].column: the file has no column "Email"',
+        ),
+        (_upload(HEADER), "{oops", "mapping", "mapping: not valid JSON"),
+    ],
+)
+def test_a_bad_upload_is_a_form_error_and_queues_nothing(
+    client, alice, media, upload, mapping, field, message
+):
+    client.force_login(alice)
+    upload.seek(0)
+    response = client.post(
+        reverse("leads:import"),
+        {"file": upload, "mapping": mapping if isinstance(mapping, str) else json.dumps(mapping)},
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].errors[field]
+    assert any(message in error for error in errors), errors
+    assert not ImportJob.objects.exists()
+    assert nothing_written()
+
+
+def test_a_shipped_mapping_can_be_chosen(client, alice, media):
+    client.force_login(alice)
+    response = client.post(
+        reverse("leads:import"),
+        {"file": _upload("Prospect ID,Lead Source\nabc,Google\n"), "shipped": "x_education"},
+    )
+    assert response.status_code == 200
+    assert "columns[1].column" in response.context["form"].errors["mapping"][0]
+
+
+def test_a_large_upload_is_checked_by_the_job_which_fails_and_writes_nothing(
+    client, alice, media, monkeypatch, celery_eager, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(ImportForm, "FULL_CHECK_BYTES", 10)  # only the header is checked
+    client.force_login(alice)
+    content = HEADER + "a@example.jp,A,JP,1,yes\n" + "b@example.jp,B,JP\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("leads:import"), {"file": _upload(content), "mapping": json.dumps(MAPPING)}
+        )
+    job = ImportJob.objects.get()
+    assert response.url == reverse("leads:import_detail", args=[job.id])
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.FAILED
+    assert job.failure == "Line 3 has 3 columns; the header has 5."
+    assert job.finished_at is not None
+    assert nothing_written()
+    html = client.get(response.url).content.decode()
+    assert "Line 3 has 3 columns; the header has 5." in html
+    assert client.get(reverse("leads:import_status", args=[job.id])).json()["finished"]
+
+
+def test_running_a_job_twice_imports_once(media, alice):
+    upload = _upload(HEADER + "a@example.jp,A,JP,1,yes\n")
+    job = importing.import_job_create(file=upload, mapping=MAPPING, user=alice)
+    assert importing.import_job_run(job_id=job.id).created_count == 1
+    assert importing.import_job_run(job_id=job.id) is None
+    job.refresh_from_db()
+    assert (job.status, job.created_count, job.updated_count) == (ImportJob.Status.DONE, 1, 0)
+    import_job_run_task(job.id + 1000)  # a job that is gone: nothing happens
+
+
+# Real data ---------------------------------------------------------------------------------
+
+
+@pytest.mark.realdata
+def test_the_x_education_file_imports_whole_and_reimports_as_updates():
+    path = realdata_path("Leads.csv")
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import_leads", str(path), mapping="x_education", stdout=out, stderr=err)
+    assert "Rows: 9240. Created: 9240, updated: 0, rejected: 0." in out.getvalue()
+    assert err.getvalue().splitlines()[-1] == "9240 / 9240 rows"
+    assert Lead.objects.count() == 9240
+
+    first = Lead.objects.get(email="7927b2df-8bba-4d29-b9a2-b6e0beafe620@xeducation.invalid")
+    assert (first.source, first.country) == ("Olark Chat", "")
+    assert first.custom["lead_number"] == 660737
+    assert first.custom["lead_origin"] == "API"
+    assert first.custom["do_not_email"] is False and first.custom["converted"] is False
+    assert first.custom["total_visits"] == 0 and first.custom["page_views_per_visit"] == 0.0
+    assert first.custom["tags"] == "Interested in other courses"
+    assert first.custom["activity_score"] == 15
+    # "Select" and blanks are empty: no attribute at all.
+    for key in ("specialization", "heard_from", "lead_profile", "city"):
+        assert key not in first.custom
+
+    third = Lead.objects.get(email="8cc8c611-a219-4f35-ad23-fdfd2656bd8a@xeducation.invalid")
+    assert third.country == "India"
+    assert third.custom["converted"] is True
+    assert third.custom["total_visits"] == 2 and third.custom["time_on_website"] == 1532
+    assert third.custom["specialization"] == "Business Administration"
+    assert third.custom["occupation"] == "Student"
+    assert Lead.objects.filter(custom__converted=True).count() == 3561
+
+    out = io.StringIO()
+    call_command("import_leads", str(path), mapping="x_education", stdout=out, stderr=io.StringIO())
+    assert "Created: 0, updated: 9240, rejected: 0." in out.getvalue()
+    assert Lead.objects.count() == 9240
+    assert not StageEvent.objects.exists()
