@@ -229,6 +229,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scoring.tasks.nightly_rescore_task",
         "schedule": crontab(minute=30, hour=2),
     },
+    # Missed hand-off deadlines are marked (and reps told) within a minute.
+    "sla-breach-sweep": {"task": "sla.tasks.breach_sweep_task", "schedule": 60.0},
     # A rescore whose worker died is picked up again within a minute or two.
     "resume-stale-rescores": {
         "task": "scoring.tasks.resume_stale_rescores_task",

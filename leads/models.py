@@ -68,6 +68,8 @@ class ActivityKind(models.TextChoices):
 
 class Team(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
+    # Optional Slack-compatible incoming webhook that hears about this team's hand-offs.
+    slack_webhook_url = models.URLField(_("Slack webhook URL"), blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -94,6 +96,9 @@ class Profile(models.Model):
     )
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
     language = models.CharField(_("language"), max_length=8, blank=True, choices=settings.LANGUAGES)
+    # Routing: reps marked away get no new leads; weight 2 gets twice the share of weight 1.
+    is_away = models.BooleanField(_("away"), default=False)
+    routing_weight = models.PositiveSmallIntegerField(_("routing weight"), default=1)
 
     class Meta:
         verbose_name = _("profile")

@@ -37,9 +37,10 @@ COMPANY_ATTRIBUTES = ("industry", "employees", "annual_revenue", "listed")
 # Called (after commit) with the ids of leads whose attributes or activities changed.
 # Scoring registers its rescoring here; kept as a list so leads/ does not import scoring/.
 lead_changed_hooks: list[Callable[[list[int]], None]] = []
-# Called inside the transaction with the StageEvent that made a lead an MQL (the SLA
-# issue's hand-off: assignment and notification).
-mql_hooks: list[Callable[[StageEvent], None]] = []
+# Called inside the transaction with every StageEvent, so the SLA keeps each hand-off in
+# step (opened on MQL, accepted on SAL, closed on SQL/recycle) whoever moved the lead:
+# a rep, scoring, the CSV import of past months.
+stage_change_hooks: list[Callable[[StageEvent], None]] = []
 
 
 class TransitionError(ValidationError):
@@ -111,9 +112,11 @@ def lead_transition(
     )
     Lead.objects.filter(pk=locked.pk).update(stage=to_stage, stage_changed_at=at, updated_at=now)
     lead.stage, lead.stage_changed_at, lead.updated_at = to_stage, at, now
-    if to_stage == Stage.MQL:
-        for hook in mql_hooks:
-            hook(event)
+    for hook in stage_change_hooks:
+        hook(event)
+    if to_stage == Stage.RECYCLED:
+        # Back in nurture: its score decides again when it becomes an MQL.
+        notify_lead_changed([locked.pk])
     return event
 
 

@@ -1,1 +1,341 @@
-from django.db import models  # noqa: F401
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from leads.models import Lead, StageEvent, Team
+
+
+def _weekdays() -> list[int]:
+    return [0, 1, 2, 3, 4]
+
+
+def _default_time_zone() -> str:
+    return settings.TIME_ZONE
+
+
+class SlaVersion(models.Model):
+    """The agreement. Edited as a draft, signed by both sides, then read-only."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+        RETIRED = "retired", _("Retired")
+
+    number = models.PositiveIntegerField(_("version"), unique=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    # Business calendar.
+    time_zone = models.CharField(_("time zone"), max_length=64, default=_default_time_zone)
+    working_days = models.JSONField(
+        _("working days"), default=_weekdays, help_text=_("0 = Monday … 6 = Sunday")
+    )
+    day_start = models.TimeField(_("opens"), default=dt.time(9, 0))
+    day_end = models.TimeField(_("closes"), default=dt.time(18, 0))
+    holiday_country = models.CharField(
+        _("public holidays of"),
+        max_length=2,
+        blank=True,
+        help_text=_("Two-letter country code, e.g. JP, US, DE. Empty: none."),
+    )
+    holiday_subdivision = models.CharField(_("region"), max_length=10, blank=True)
+    # Sales' side.
+    accept_within_hours = models.FloatField(
+        _("accept or reject within (business hours)"), default=4
+    )
+    first_contact_hot_minutes = models.PositiveIntegerField(
+        _("first contact for hot and fast-tracked leads within (business minutes)"), default=30
+    )
+    first_contact_hours = models.FloatField(
+        _("first contact for other leads within (business hours)"), default=8
+    )
+    qualify_within_days = models.PositiveIntegerField(
+        _("qualify or recycle an accepted lead within (business days)"), default=10
+    )
+    hot_score = models.FloatField(
+        _("hot from total score"),
+        null=True,
+        blank=True,
+        help_text=_("Leads at or above this score get the hot first-contact deadline."),
+    )
+    escalation_grace_minutes = models.PositiveIntegerField(
+        _("escalate to the sales manager after (minutes past a breach)"), default=60
+    )
+    # Marketing's side.
+    min_mqls_per_month = models.PositiveIntegerField(_("MQLs per month, at least"), default=100)
+    min_acceptance_rate = models.FloatField(_("acceptance rate, at least (%)"), default=70)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    published_at = models.DateTimeField(_("published"), null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-number"]
+        verbose_name = _("SLA")
+        verbose_name_plural = _("SLAs")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"], condition=models.Q(status="draft"), name="one_sla_draft"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"SLA v{self.number} ({self.get_status_display()})"
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == self.Status.DRAFT
+
+
+class ClosedDay(models.Model):
+    """A company closing day on top of public holidays."""
+
+    version = models.ForeignKey(SlaVersion, on_delete=models.CASCADE, related_name="closed_days")
+    date = models.DateField(_("date"))
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["version", "date"], name="closed_day_once")]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}"
+
+
+class SlaApproval(models.Model):
+    class Side(models.TextChoices):
+        MARKETING = "marketing", _("Marketing")
+        SALES = "sales", _("Sales")
+
+    version = models.ForeignKey(SlaVersion, on_delete=models.CASCADE, related_name="approvals")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    side = models.CharField(_("side"), max_length=10, choices=Side.choices)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "user", "side"], name="sla_approval_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.side})"
+
+
+class RoutingRule(models.Model):
+    """Picks the team for a new MQL; the first matching rule (by order) wins."""
+
+    class Field(models.TextChoices):
+        COUNTRY = "country", _("Country")
+        INDUSTRY = "industry", _("Industry")
+        EMPLOYEES = "employees", _("Company size (employees)")
+
+    position = models.PositiveIntegerField(_("order"), default=0)
+    name = models.CharField(_("name"), max_length=100)
+    field = models.CharField(_("field"), max_length=20, choices=Field.choices)
+    values = models.JSONField(
+        _("values"),
+        default=list,
+        blank=True,
+        help_text=_('Country or industry: a list such as ["Japan", "Korea"].'),
+    )
+    min_employees = models.PositiveIntegerField(_("from employees"), null=True, blank=True)
+    max_employees = models.PositiveIntegerField(_("to employees"), null=True, blank=True)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="routing_rules")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoutingCounter(models.Model):
+    """How many leads each rep of a team got, for fair (weighted) round-robin."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    assigned = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user"], name="routing_counter_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team_id}/{self.user_id}: {self.assigned}"
+
+
+class Handoff(models.Model):
+    """One MQL handed to sales, with its deadlines computed in business time and stored."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Waiting for acceptance")
+        ACCEPTED = "accepted", _("Accepted")
+        REJECTED = "rejected", _("Rejected")
+        CLOSED = "closed", _("Closed")
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="handoffs")
+    mql_event = models.OneToOneField(StageEvent, on_delete=models.CASCADE, related_name="handoff")
+    sla_version = models.ForeignKey(SlaVersion, on_delete=models.PROTECT, related_name="handoffs")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL)
+    rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="handoffs",
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    hot = models.BooleanField(_("hot"), default=False)
+    mql_at = models.DateTimeField(_("MQL at"))
+    accept_due_at = models.DateTimeField(_("accept by"))
+    first_contact_due_at = models.DateTimeField(_("first contact by"))
+    qualify_due_at = models.DateTimeField(_("qualify by"), null=True, blank=True)
+    accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
+    rejected_at = models.DateTimeField(_("rejected"), null=True, blank=True)
+    first_contact_at = models.DateTimeField(_("first contact"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=20, blank=True)
+
+    class Meta:
+        ordering = ["accept_due_at"]
+        indexes = [
+            models.Index(fields=["rep", "status"], name="handoff_rep_status_idx"),
+            models.Index(fields=["status", "accept_due_at"], name="handoff_status_due_idx"),
+            models.Index(fields=["mql_at"], name="handoff_mql_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead} → {self.rep}"
+
+    def next_deadline(self) -> tuple[str, dt.datetime] | None:
+        """The deadline the rep works against now."""
+        if self.status == self.Status.OPEN:
+            return "accept", self.accept_due_at
+        if self.status == self.Status.ACCEPTED:
+            if self.first_contact_at is None:
+                return "first_contact", self.first_contact_due_at
+            return "qualify", self.qualify_due_at
+        return None
+
+    def is_overdue(self, now: dt.datetime | None = None) -> bool:
+        deadline = self.next_deadline()
+        return bool(deadline and deadline[1] and deadline[1] < (now or timezone.now()))
+
+
+class Breach(models.Model):
+    class Kind(models.TextChoices):
+        ACCEPT = "accept", _("Accept or reject")
+        FIRST_CONTACT = "first_contact", _("First contact")
+        QUALIFY = "qualify", _("Qualify or recycle")
+
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="breaches")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    due_at = models.DateTimeField()
+    detected_at = models.DateTimeField(default=timezone.now)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-detected_at"]
+        constraints = [
+            # The sweep can run twice or in parallel: each deadline breaches once.
+            models.UniqueConstraint(fields=["handoff", "kind"], name="breach_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.handoff_id}: {self.kind}"
+
+
+class Assignment(models.Model):
+    """Every assignment and reassignment of a lead, with who and when."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="assignments")
+    handoff = models.ForeignKey(
+        Handoff, null=True, blank=True, on_delete=models.SET_NULL, related_name="assignments"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL)
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=200, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id} → {self.user_id}"
+
+
+class ContactLog(models.Model):
+    class Channel(models.TextChoices):
+        CALL = "call", _("Call")
+        EMAIL = "email", _("E-mail")
+        MEETING = "meeting", _("Meeting")
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="contacts")
+    handoff = models.ForeignKey(
+        Handoff, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    at = models.DateTimeField(_("when"))
+    note = models.TextField(_("note"), blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
+class Notification(models.Model):
+    """What Handoff told whom, by which channel; the log behind e-mails and Slack posts."""
+
+    class Kind(models.TextChoices):
+        ASSIGNED = "assigned", _("New MQL assigned")
+        BREACH = "breach", _("Deadline missed")
+        ESCALATION = "escalation", _("Escalation")
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    handoff = models.ForeignKey(
+        Handoff, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    channel = models.CharField(max_length=10, default="email")
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.subject

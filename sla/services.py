@@ -1,0 +1,619 @@
+"""State-changing actions of the SLA: hand-offs, routing, the rep's actions, breaches."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from leads import roles
+from leads.models import Lead, RejectionReason, Stage, StageEvent, Team
+from leads.services import lead_transition
+
+from .calendar import BusinessCalendar
+from .models import (
+    Assignment,
+    Breach,
+    ContactLog,
+    Handoff,
+    RoutingCounter,
+    RoutingRule,
+    SlaVersion,
+)
+
+logger = logging.getLogger(__name__)
+User = get_user_model()
+
+# Notifications are for what is happening now; replayed history (CSV import, demo seed)
+# updates hand-offs and records breaches silently.
+NOTIFY_WINDOW = dt.timedelta(hours=24)
+
+
+def sla_live() -> SlaVersion:
+    """The agreement in force. There is always one: the defaults until the teams sign theirs."""
+    version = (
+        SlaVersion.objects.filter(status=SlaVersion.Status.PUBLISHED).order_by("-number").first()
+    )
+    if version is None:
+        # Migrations create version 1; this covers a flushed database.
+        version, _created = SlaVersion.objects.get_or_create(
+            number=1,
+            defaults={
+                "status": SlaVersion.Status.PUBLISHED,
+                "holiday_country": "JP" if settings.TIME_ZONE == "Asia/Tokyo" else "",
+                "published_at": timezone.now(),
+            },
+        )
+    return version
+
+
+@functools.lru_cache(maxsize=32)
+def _calendar_cached(key: tuple) -> BusinessCalendar:
+    time_zone, working_days, day_start, day_end, country, subdivision, closed = key
+    return BusinessCalendar.build(
+        time_zone=time_zone,
+        working_days=working_days,
+        day_start=day_start,
+        day_end=day_end,
+        holiday_country=country,
+        holiday_subdivision=subdivision,
+        closed_dates=closed,
+    )
+
+
+def calendar_for(version: SlaVersion) -> BusinessCalendar:
+    """The version's business calendar; built once per distinct calendar (holidays are costly)."""
+    key = (
+        version.time_zone,
+        tuple(sorted(version.working_days)),
+        version.day_start,
+        version.day_end,
+        version.holiday_country,
+        version.holiday_subdivision,
+        tuple(sorted(version.closed_days.values_list("date", flat=True))),
+    )
+    return _calendar_cached(key)
+
+
+def business_hours_per_day(version: SlaVersion) -> dt.timedelta:
+    start = dt.datetime.combine(dt.date(2000, 1, 3), version.day_start)
+    end = dt.datetime.combine(dt.date(2000, 1, 3), version.day_end)
+    return end - start
+
+
+# --------------------------------------------------------------------------------------------
+# Routing
+
+
+def _sales_reps() -> Any:
+    return User.objects.filter(is_active=True, groups__name=roles.SALES_REP)
+
+
+def _route_team(lead: Lead) -> Team | None:
+    company = lead.company
+    for rule in RoutingRule.objects.select_related("team").order_by("position", "id"):
+        if rule.field == RoutingRule.Field.COUNTRY:
+            value = (lead.country or (company.country if company else "")).strip().lower()
+            if value and value in {v.strip().lower() for v in rule.values}:
+                return rule.team
+        elif rule.field == RoutingRule.Field.INDUSTRY:
+            value = (company.industry if company else "").strip().lower()
+            if value and value in {v.strip().lower() for v in rule.values}:
+                return rule.team
+        elif rule.field == RoutingRule.Field.EMPLOYEES:
+            employees = company.employees if company else None
+            if employees is not None and (
+                (rule.min_employees is None or employees >= rule.min_employees)
+                and (rule.max_employees is None or employees <= rule.max_employees)
+            ):
+                return rule.team
+    return (
+        Team.objects.filter(members__user__in=_sales_reps(), members__is_away=False)
+        .order_by("name")
+        .first()
+    )
+
+
+def route(lead: Lead) -> tuple[Team | None, Any]:
+    """Pick the team (routing rules) and the rep (weighted round-robin, skipping reps away).
+
+    The team row is locked while counting, so two MQLs routed at once never both go to
+    the rep who was behind. With equal weights no rep gets more than one lead more than any
+    other available rep.
+    """
+    owner = lead.owner
+    if owner is not None and owner.is_active and owner.groups.filter(name=roles.SALES_REP).exists():
+        profile = getattr(owner, "profile", None)
+        if profile is None or not profile.is_away:
+            return (profile.team if profile else None), owner
+    team = _route_team(lead)
+    if team is None:
+        return None, None
+    Team.objects.select_for_update().filter(pk=team.pk).first()
+    reps = list(
+        _sales_reps()
+        .filter(profile__team=team, profile__is_away=False)
+        .select_related("profile")
+        .order_by("pk")
+    )
+    if not reps:
+        return team, None
+    counters = {c.user_id: c for c in RoutingCounter.objects.filter(team=team, user__in=reps)}
+    for rep in reps:
+        if rep.pk not in counters:
+            counters[rep.pk] = RoutingCounter.objects.create(team=team, user=rep, assigned=0)
+
+    def load(rep) -> tuple[float, int]:
+        weight = max(1, rep.profile.routing_weight)
+        return (counters[rep.pk].assigned + 1) / weight, rep.pk
+
+    chosen = min(reps, key=load)
+    RoutingCounter.objects.filter(pk=counters[chosen.pk].pk).update(assigned=F("assigned") + 1)
+    return team, chosen
+
+
+# --------------------------------------------------------------------------------------------
+# Hand-offs follow the lifecycle
+
+
+def on_stage_change(event: StageEvent) -> None:
+    """leads.services.stage_change_hooks: keep the hand-off in step with the lead."""
+    if event.to_stage == Stage.MQL:
+        handoff_open(event=event)
+        return
+    handoff = (
+        Handoff.objects.select_for_update()
+        .filter(lead_id=event.lead_id)
+        .order_by("-mql_at", "-id")
+        .first()
+    )
+    if handoff is None:
+        return
+    if event.to_stage == Stage.SAL:
+        hours = (
+            business_hours_per_day(handoff.sla_version) * handoff.sla_version.qualify_within_days
+        )
+        handoff.accepted_at = event.at
+        handoff.status = Handoff.Status.ACCEPTED
+        handoff.qualify_due_at = calendar_for(handoff.sla_version).add(event.at, hours)
+    elif event.to_stage == Stage.REJECTED and handoff.status == Handoff.Status.OPEN:
+        handoff.rejected_at = event.at
+        handoff.status = Handoff.Status.REJECTED
+        handoff.outcome = event.reason
+    elif event.to_stage in (Stage.SQL, Stage.RECYCLED, Stage.DISQUALIFIED):
+        if handoff.status in (Handoff.Status.ACCEPTED, Handoff.Status.OPEN):
+            handoff.closed_at = event.at
+            handoff.status = Handoff.Status.CLOSED
+            handoff.outcome = event.to_stage
+        else:
+            return
+    else:
+        return
+    handoff.save()
+
+
+def handoff_open(*, event: StageEvent) -> Handoff:
+    """An MQL reaches sales: the SLA in force now governs it, deadlines are stored."""
+    lead = Lead.objects.select_related("company", "owner").get(pk=event.lead_id)
+    version = sla_live()
+    calendar = calendar_for(version)
+    hot = bool(
+        lead.fast_tracked
+        or event.reason == "fast_track"
+        or (version.hot_score is not None and lead.total_score >= version.hot_score)
+    )
+    first_contact = (
+        dt.timedelta(minutes=version.first_contact_hot_minutes)
+        if hot
+        else dt.timedelta(hours=version.first_contact_hours)
+    )
+    team, rep = route(lead)
+    handoff = Handoff.objects.create(
+        lead=lead,
+        mql_event=event,
+        sla_version=version,
+        team=team,
+        rep=rep,
+        hot=hot,
+        mql_at=event.at,
+        accept_due_at=calendar.add(event.at, dt.timedelta(hours=version.accept_within_hours)),
+        first_contact_due_at=calendar.add(event.at, first_contact),
+    )
+    if rep is not None:
+        if lead.owner_id != rep.pk:
+            Lead.objects.filter(pk=lead.pk).update(owner=rep)
+        Assignment.objects.create(
+            lead=lead,
+            handoff=handoff,
+            user=rep,
+            team=team,
+            assigned_by=None,
+            reason=_("Routed on MQL"),
+            at=event.at,
+        )
+        if _is_live(event.at):
+            from . import notifications
+
+            notifications.handoff_assigned(handoff=handoff)
+    return handoff
+
+
+def _is_live(at: dt.datetime) -> bool:
+    return at >= timezone.now() - NOTIFY_WINDOW
+
+
+# --------------------------------------------------------------------------------------------
+# What reps and managers do
+
+
+def can_act(user: Any, lead: Lead) -> bool:
+    """A rep acts on their own leads; a sales manager on their team's."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    if not user.has_perm("leads.accept_lead"):
+        return False
+    if lead.owner_id == user.pk:
+        return True
+    if user.has_perm("leads.view_team_leads") and lead.owner_id:
+        team_id = getattr(getattr(user, "profile", None), "team_id", None)
+        owner_team = getattr(getattr(lead.owner, "profile", None), "team_id", None)
+        return team_id is not None and team_id == owner_team
+    return False
+
+
+def _check(user: Any, lead: Lead, perm: str) -> None:
+    if not user.has_perm(perm) or not can_act(user, lead):
+        raise PermissionDenied(_("This lead is not yours to act on."))
+
+
+def rejection_reasons() -> list[tuple[str, str]]:
+    codes = getattr(settings, "HANDOFF_REJECTION_REASONS", None) or RejectionReason.values
+    labels = dict(RejectionReason.choices)
+    return [(code, str(labels.get(code, code))) for code in codes]
+
+
+def lead_accept(*, lead: Lead, user: Any) -> StageEvent:
+    _check(user, lead, "leads.accept_lead")
+    return lead_transition(lead=lead, to_stage=Stage.SAL, actor=user, expected_stage=Stage.MQL)
+
+
+def lead_reject(*, lead: Lead, user: Any, reason: str, note: str = "") -> StageEvent:
+    _check(user, lead, "leads.accept_lead")
+    if reason not in dict(rejection_reasons()):
+        raise ValidationError({"reason": [_("Choose a rejection reason from the list.")]})
+    return lead_transition(
+        lead=lead,
+        to_stage=Stage.REJECTED,
+        actor=user,
+        expected_stage=Stage.MQL,
+        reason=reason,
+        note=note,
+    )
+
+
+BANT_FIELDS = ("budget", "authority", "need", "timeline")
+
+
+def lead_qualify(*, lead: Lead, user: Any, bant: Mapping[str, str], note: str = "") -> StageEvent:
+    _check(user, lead, "leads.qualify_lead")
+    missing = [f for f in BANT_FIELDS if not (bant.get(f) or "").strip()]
+    if missing:
+        raise ValidationError({f: [_("Say what you learned about this.")] for f in missing})
+    return lead_transition(
+        lead=lead,
+        to_stage=Stage.SQL,
+        actor=user,
+        expected_stage=Stage.SAL,
+        note=note,
+        context={"bant": {f: bant[f].strip() for f in BANT_FIELDS}},
+    )
+
+
+def lead_recycle(*, lead: Lead, user: Any, reason: str = "", note: str = "") -> StageEvent:
+    _check(user, lead, "leads.qualify_lead")
+    if lead.stage not in (Stage.SAL, Stage.REJECTED):
+        raise ValidationError(_("Only accepted or rejected leads can be recycled."))
+    return lead_transition(
+        lead=lead,
+        to_stage=Stage.RECYCLED,
+        actor=user,
+        expected_stage=lead.stage,
+        reason=reason,
+        note=note,
+    )
+
+
+def lead_disqualify(*, lead: Lead, user: Any, reason: str, note: str = "") -> StageEvent:
+    _check(user, lead, "leads.qualify_lead")
+    if not reason:
+        raise ValidationError({"reason": [_("Say why the lead is disqualified.")]})
+    return lead_transition(
+        lead=lead,
+        to_stage=Stage.DISQUALIFIED,
+        actor=user,
+        expected_stage=Stage.SAL,
+        reason=reason,
+        note=note,
+    )
+
+
+@transaction.atomic
+def contact_log(
+    *, lead: Lead, user: Any, channel: str, at: dt.datetime, note: str = ""
+) -> ContactLog:
+    _check(user, lead, "leads.qualify_lead")
+    if channel not in ContactLog.Channel.values:
+        raise ValidationError({"channel": [_("Choose call, e-mail or meeting.")]})
+    if at > timezone.now() + dt.timedelta(minutes=5):
+        raise ValidationError({"at": [_("A contact cannot be in the future.")]})
+    handoff = (
+        Handoff.objects.select_for_update()
+        .filter(lead=lead, status__in=[Handoff.Status.OPEN, Handoff.Status.ACCEPTED])
+        .order_by("-mql_at")
+        .first()
+    )
+    if handoff is not None and at < handoff.mql_at:
+        raise ValidationError({"at": [_("The contact is dated before the lead became an MQL.")]})
+    log = ContactLog.objects.create(
+        lead=lead, handoff=handoff, user=user, channel=channel, at=at, note=note
+    )
+    if handoff is not None and (handoff.first_contact_at is None or at < handoff.first_contact_at):
+        Handoff.objects.filter(pk=handoff.pk).update(first_contact_at=at)
+    return log
+
+
+@transaction.atomic
+def lead_reassign(*, lead: Lead, to_user: Any, by: Any, note: str = "") -> Assignment:
+    if not by.has_perm("leads.reassign_lead") or not (can_act(by, lead) or lead.owner_id is None):
+        raise PermissionDenied(_("You cannot reassign this lead."))
+    if not to_user.is_active or not to_user.groups.filter(name=roles.SALES_REP).exists():
+        raise ValidationError({"to_user": [_("Choose an active sales rep.")]})
+    locked = Lead.objects.select_for_update().get(pk=lead.pk)
+    if locked.owner_id == to_user.pk:
+        raise ValidationError({"to_user": [_("The lead is already theirs.")]})
+    Lead.objects.filter(pk=lead.pk).update(owner=to_user, updated_at=timezone.now())
+    lead.owner = to_user
+    handoff = (
+        Handoff.objects.filter(lead=lead)
+        .exclude(status__in=[Handoff.Status.CLOSED, Handoff.Status.REJECTED])
+        .order_by("-mql_at")
+        .first()
+    )
+    team = getattr(getattr(to_user, "profile", None), "team", None)
+    if handoff is not None:
+        Handoff.objects.filter(pk=handoff.pk).update(rep=to_user, team=team)
+        handoff.rep, handoff.team = to_user, team
+    assignment = Assignment.objects.create(
+        lead=lead, handoff=handoff, user=to_user, team=team, assigned_by=by, reason=note
+    )
+    if handoff is not None:
+        from . import notifications
+
+        notifications.handoff_assigned(handoff=handoff, reassigned_by=by)
+    return assignment
+
+
+# --------------------------------------------------------------------------------------------
+# Breaches
+
+
+def _breach_queries(now: dt.datetime) -> dict[str, tuple[Q, str]]:
+    return {
+        Breach.Kind.ACCEPT: (
+            Q(accept_due_at__lt=now)
+            & (
+                Q(accepted_at__isnull=True, rejected_at__isnull=True)
+                | Q(accepted_at__gt=F("accept_due_at"))
+                | Q(rejected_at__gt=F("accept_due_at"))
+            ),
+            "accept_due_at",
+        ),
+        Breach.Kind.FIRST_CONTACT: (
+            Q(first_contact_due_at__lt=now, rejected_at__isnull=True)
+            & (
+                Q(first_contact_at__isnull=True) | Q(first_contact_at__gt=F("first_contact_due_at"))
+            ),
+            "first_contact_due_at",
+        ),
+        Breach.Kind.QUALIFY: (
+            Q(qualify_due_at__lt=now)
+            & (Q(closed_at__isnull=True) | Q(closed_at__gt=F("qualify_due_at"))),
+            "qualify_due_at",
+        ),
+    }
+
+
+def breach_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Mark each missed deadline once, tell the rep, escalate after the grace period.
+
+    Safe to run twice or in parallel: breaches are unique per hand-off and kind, and each
+    notification is claimed with a conditional update before it is sent.
+    """
+    from . import notifications
+
+    now = now or timezone.now()
+    found = 0
+    for kind, (query, due_field) in _breach_queries(now).items():
+        rows = (
+            Handoff.objects.filter(query)
+            .exclude(breaches__kind=kind)
+            .values_list("pk", due_field)[:5000]
+        )
+        created = Breach.objects.bulk_create(
+            [Breach(handoff_id=pk, kind=kind, due_at=due, detected_at=now) for pk, due in rows],
+            ignore_conflicts=True,
+        )
+        found += len(created)
+    notified = escalated = 0
+    for breach in Breach.objects.filter(notified_at__isnull=True).select_related(
+        "handoff__lead", "handoff__rep"
+    )[:1000]:
+        with transaction.atomic():
+            if not Breach.objects.filter(pk=breach.pk, notified_at__isnull=True).update(
+                notified_at=now
+            ):
+                continue
+            if breach.due_at >= now - NOTIFY_WINDOW and breach.handoff.rep_id:
+                notifications.breach(breach=breach)
+                notified += 1
+    pending = Breach.objects.filter(escalated_at__isnull=True).select_related(
+        "handoff__sla_version", "handoff__lead", "handoff__team", "handoff__rep"
+    )[:1000]
+    for breach in pending:
+        grace = dt.timedelta(minutes=breach.handoff.sla_version.escalation_grace_minutes)
+        if breach.due_at + grace > now:
+            continue
+        if _resolved(breach):
+            Breach.objects.filter(pk=breach.pk, escalated_at__isnull=True).update(escalated_at=now)
+            continue
+        with transaction.atomic():
+            if not Breach.objects.filter(pk=breach.pk, escalated_at__isnull=True).update(
+                escalated_at=now
+            ):
+                continue
+            if breach.due_at >= now - NOTIFY_WINDOW - grace:
+                notifications.escalation(breach=breach)
+                escalated += 1
+    return {"breaches": found, "notified": notified, "escalated": escalated}
+
+
+def _resolved(breach: Breach) -> bool:
+    """The rep has since done what was due: no escalation for a late but done step."""
+    handoff = breach.handoff
+    if breach.kind == Breach.Kind.ACCEPT:
+        return handoff.accepted_at is not None or handoff.rejected_at is not None
+    if breach.kind == Breach.Kind.FIRST_CONTACT:
+        return handoff.first_contact_at is not None or handoff.rejected_at is not None
+    return handoff.closed_at is not None
+
+
+# --------------------------------------------------------------------------------------------
+# The agreement itself: drafts signed by both sides, like rule sets
+
+SLA_COPY_FIELDS = (
+    "time_zone",
+    "working_days",
+    "day_start",
+    "day_end",
+    "holiday_country",
+    "holiday_subdivision",
+    "accept_within_hours",
+    "first_contact_hot_minutes",
+    "first_contact_hours",
+    "qualify_within_days",
+    "hot_score",
+    "escalation_grace_minutes",
+    "min_mqls_per_month",
+    "min_acceptance_rate",
+)
+
+
+@transaction.atomic
+def sla_draft_get_or_create(*, user: Any) -> SlaVersion:
+    from django.db.models import Max
+
+    from .models import ClosedDay
+
+    draft = SlaVersion.objects.select_for_update().filter(status=SlaVersion.Status.DRAFT).first()
+    if draft is not None:
+        return draft
+    live = sla_live()
+    number = (SlaVersion.objects.aggregate(n=Max("number"))["n"] or 0) + 1
+    draft = SlaVersion.objects.create(
+        number=number,
+        created_by=user if user and user.is_authenticated else None,
+        **{f: getattr(live, f) for f in SLA_COPY_FIELDS},
+    )
+    ClosedDay.objects.bulk_create(
+        ClosedDay(version=draft, date=d.date, name=d.name) for d in live.closed_days.all()
+    )
+    return draft
+
+
+def sla_validate(version: SlaVersion) -> dict[str, str]:
+    from .calendar import CalendarFieldError, public_holidays, validate_calendar_fields
+
+    errors: dict[str, str] = {}
+    try:
+        validate_calendar_fields(
+            time_zone=version.time_zone,
+            working_days=version.working_days,
+            day_start=version.day_start,
+            day_end=version.day_end,
+        )
+        if version.holiday_country:
+            public_holidays(version.holiday_country, version.holiday_subdivision, [2026])
+    except CalendarFieldError as exc:
+        errors[exc.field] = str(exc)
+    for field in ("accept_within_hours", "first_contact_hours"):
+        if getattr(version, field) <= 0:
+            errors[field] = _("Must be more than zero.")
+    if not 0 <= version.min_acceptance_rate <= 100:
+        errors["min_acceptance_rate"] = _("A percentage from 0 to 100.")
+    return errors
+
+
+def sla_draft_edited(*, version: SlaVersion, user: Any) -> int:
+    if not version.is_draft:
+        raise ValidationError(_("Only a draft can be edited; published versions are read-only."))
+    withdrawn, _rows = version.approvals.all().delete()
+    return withdrawn
+
+
+@transaction.atomic
+def sla_approve(*, version: SlaVersion, user: Any) -> list:
+    from scoring.services import approval_sides
+
+    from .models import SlaApproval
+
+    version = SlaVersion.objects.select_for_update().get(pk=version.pk)
+    if not version.is_draft:
+        raise ValidationError(_("Only a draft can be approved."))
+    sides = approval_sides(user)
+    if not sides:
+        raise PermissionDenied(_("You cannot approve the SLA."))
+    errors = sla_validate(version)
+    if errors:
+        raise ValidationError(errors)
+    return [SlaApproval.objects.get_or_create(version=version, user=user, side=s)[0] for s in sides]
+
+
+def sla_missing_approvals(version: SlaVersion) -> list[str]:
+    have = set(version.approvals.values_list("side", flat=True))
+    return [s for s in settings.SCORING_REQUIRED_APPROVALS if s not in have]
+
+
+@transaction.atomic
+def sla_publish(*, version: SlaVersion, user: Any) -> SlaVersion:
+    from .models import SlaApproval
+
+    version = SlaVersion.objects.select_for_update().get(pk=version.pk)
+    if not version.is_draft:
+        raise ValidationError(_("This version is already published."))
+    if not user.has_perm("scoring.publish_ruleset"):
+        raise PermissionDenied(_("You cannot publish the SLA."))
+    missing = sla_missing_approvals(version)
+    if missing:
+        raise ValidationError(
+            _("Approval still needed from: %(sides)s.")
+            % {"sides": ", ".join(str(SlaApproval.Side(s).label) for s in missing)}
+        )
+    SlaVersion.objects.filter(status=SlaVersion.Status.PUBLISHED).update(
+        status=SlaVersion.Status.RETIRED
+    )
+    version.status = SlaVersion.Status.PUBLISHED
+    version.published_at, version.published_by = timezone.now(), user
+    version.save(update_fields=["status", "published_at", "published_by"])
+    return version
