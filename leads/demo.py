@@ -130,6 +130,137 @@ def demo_users_ensure() -> dict[str, Any]:
     return users
 
 
+def _demo_sla() -> None:
+    """The demo teams work Tokyo hours with Japanese public holidays."""
+    from sla.models import SlaVersion
+    from sla.services import sla_live
+
+    live = sla_live()
+    if live.time_zone != DEMO_TIME_ZONE:
+        SlaVersion.objects.filter(pk=live.pk).update(
+            time_zone=DEMO_TIME_ZONE, holiday_country="JP", hot_score=80
+        )
+
+
+# The demo scoring model: who fits a B2B buyer, what engaged behaviour looks like.
+DEMO_RULES = (
+    dict(
+        kind="fit",
+        name="Decision maker",
+        field="seniority",
+        operator="in",
+        value=["c_level", "vp", "director", "owner"],
+        points=20,
+    ),
+    dict(
+        kind="fit", name="Manager", field="seniority", operator="equals", value="manager", points=10
+    ),
+    dict(
+        kind="fit",
+        name="Company of 200+",
+        field="company.employees",
+        operator="gte",
+        value=200,
+        points=15,
+    ),
+    dict(
+        kind="fit",
+        name="Listed company",
+        field="company.listed",
+        operator="equals",
+        value="true",
+        points=5,
+    ),
+    dict(kind="fit", name="Free-mail address", field="email", operator="free_mail", points=-15),
+    dict(
+        kind="behaviour",
+        name="Pricing page",
+        activity_kind="page_view",
+        points=10,
+        cap=30,
+        window_days=30,
+        property_conditions=[{"property": "url", "operator": "contains", "value": "/pricing"}],
+    ),
+    dict(
+        kind="behaviour",
+        name="Pricing page 3+ times in 2 weeks",
+        activity_kind="page_view",
+        points=5,
+        min_count=3,
+        window_days=14,
+        property_conditions=[{"property": "url", "operator": "contains", "value": "/pricing"}],
+    ),
+    dict(
+        kind="behaviour",
+        name="Case studies",
+        activity_kind="page_view",
+        points=5,
+        cap=15,
+        property_conditions=[{"property": "url", "operator": "contains", "value": "/case-studies"}],
+    ),
+    dict(
+        kind="behaviour",
+        name="Careers page",
+        activity_kind="page_view",
+        points=-10,
+        cap=20,
+        property_conditions=[{"property": "url", "operator": "contains", "value": "/careers"}],
+    ),
+    dict(kind="behaviour", name="Whitepaper", activity_kind="content_download", points=8, cap=24),
+    dict(
+        kind="behaviour",
+        name="Webinar attended",
+        activity_kind="webinar_attendance",
+        points=15,
+        cap=30,
+    ),
+    dict(
+        kind="behaviour",
+        name="E-mail click",
+        activity_kind="email_click",
+        points=3,
+        cap=15,
+        window_days=30,
+    ),
+    dict(
+        kind="exclusion",
+        name="Competitor",
+        field="email",
+        operator="email_domain_in",
+        value=["leadpilot.example", "mqlhub.example"],  # COMPETITORS below
+    ),
+    dict(kind="exclusion", name="Student", field="title", operator="in", value=["student", "学生"]),
+    dict(kind="fast_track", name="Demo request", activity_kind="demo_request", window_days=30),
+    dict(kind="fast_track", name="Contact sales", activity_kind="contact_sales", window_days=30),
+)
+
+
+def _demo_scoring(users: dict[str, Any], anchor: dt.datetime) -> int:
+    """Publish the demo rule set (signed by marketing and sales) once, then rescore every lead
+    as of the anchor, so leads show scores and the hottest open ones reach the reps' queue."""
+    from scoring import services as scoring
+    from scoring.models import Rule
+
+    live = scoring.ruleset_live()
+    if live is None:
+        with transaction.atomic():
+            draft = scoring.draft_get_or_create(user=users["marketing"])
+            draft.name, draft.mql_threshold, draft.min_fit_score = "Demo B2B model", 60, 10
+            draft.decay_half_life_days = 30
+            draft.save()
+            for position, spec in enumerate(DEMO_RULES):
+                Rule.objects.create(version=draft, position=position, **spec)
+            scoring.ruleset_approve(version=draft, user=users["marketing"])
+            scoring.ruleset_approve(version=draft, user=users["salesmgr"])
+            scoring.ruleset_publish(version=draft, user=users["marketing"])
+        live = draft
+    with transaction.atomic():
+        run = scoring.rescore_run_start(version=live, reason="demo", as_of=anchor)
+    # Dated at the anchor like the rest of the history, so the same seed gives the same data.
+    run = scoring.rescore_run_execute(run_id=run.pk, mql_at=anchor)
+    return run.new_mqls if run else 0
+
+
 def demo_seed(
     *,
     leads: int = 400,
@@ -148,6 +279,7 @@ def demo_seed(
     plans = world.plan(leads)
     with transaction.atomic():
         users = demo_users_ensure()
+        _demo_sla()
         companies = world.save_companies()
         for plan in plans:
             plan.lead.company = companies.get(plan.company_key) if plan.company_key else None
@@ -184,12 +316,22 @@ def demo_seed(
                 note=step.note,
                 context=step.context,
             )
+    anchor = dt.datetime.combine(today, dt.time(), tzinfo=TZ)
+    new_mqls = _demo_scoring(users, anchor)
+    if stdout:
+        stdout.write(f"Scored every lead with the demo rule set: {new_mqls} new MQLs.\n")
     summary = DemoSummary(
         leads=len(plans),
         companies=len(companies),
         activities=len(activities),
-        stage_events=len(steps),
-        stages=dict(Counter(p.lead.stage for p in plans)),
+        stage_events=StageEvent.objects.filter(lead__in=[p.lead for p in plans]).count(),
+        stages=dict(
+            Counter(
+                Lead.objects.filter(pk__in=[p.lead.pk for p in plans]).values_list(
+                    "stage", flat=True
+                )
+            )
+        ),
         seconds=time.monotonic() - started,
     )
     if stdout:

@@ -153,7 +153,10 @@ def ruleset_publish(*, version: RuleSetVersion, user: Any) -> RescoreRun:
     return rescore_run_start(version=version, reason="publish")
 
 
-def rescore_run_start(*, version: RuleSetVersion, reason: str) -> RescoreRun:
+def rescore_run_start(
+    *, version: RuleSetVersion, reason: str, as_of: dt.datetime | None = None
+) -> RescoreRun:
+    """Queue a full rescore. `as_of` is its decay clock (default: now)."""
     from .tasks import rescore_run_task
 
     bounds = Lead.objects.aggregate(max_id=Max("id"))
@@ -162,7 +165,7 @@ def rescore_run_start(*, version: RuleSetVersion, reason: str) -> RescoreRun:
         reason=reason,
         total=Lead.objects.count(),
         max_id=bounds["max_id"] or 0,
-        as_of=timezone.now(),
+        as_of=as_of or timezone.now(),
     )
     transaction.on_commit(lambda: rescore_run_task.delay(run.pk))
     return run
@@ -221,7 +224,11 @@ def lead_rescore(
 
 
 def _become_mql(
-    *, lead: Lead, result: engine.ScoreResult, ruleset: engine.CompiledRuleSet
+    *,
+    lead: Lead,
+    result: engine.ScoreResult,
+    ruleset: engine.CompiledRuleSet,
+    at: dt.datetime | None = None,
 ) -> StageEvent | None:
     """Exactly one MQL event per crossing: lead_transition locks the row and re-checks the
     stage, so a second worker arriving at the same moment finds the lead already an MQL."""
@@ -231,6 +238,7 @@ def _become_mql(
             to_stage=Stage.MQL,
             origin=StageEvent.Origin.SYSTEM,
             expected_stage=lead.stage,
+            at=at,
             ruleset_version=ruleset.version,
             context=result.as_context(ruleset),
             reason="fast_track" if result.fast_tracked else "threshold",
@@ -239,15 +247,36 @@ def _become_mql(
         return None
 
 
+def chunk_session_tune(cursor: Any) -> None:
+    """Settings for the chunk statement, for the rest of the chunk's transaction."""
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        # JIT would compile the wide scoring expressions anew for every chunk (about half a
+        # second each, more than it saves), and the chunk's aggregate spills to disk in the
+        # default 4MB of work_mem.
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+
+
 def rescore_chunk(
-    *, ruleset: engine.CompiledRuleSet, lo: int, hi: int, now: dt.datetime
+    *,
+    ruleset: engine.CompiledRuleSet,
+    lo: int,
+    hi: int,
+    now: dt.datetime,
+    mql_at: dt.datetime | None = None,
 ) -> tuple[int, int]:
     """Bulk path for ids lo..hi: the database scores the chunk and writes changed rows;
-    then each lead that now qualifies becomes an MQL. Returns (changed, new_mqls)."""
+    then each lead that now qualifies becomes an MQL (dated `mql_at`, default the moment it
+    happens). Returns (changed, new_mqls)."""
     sql, params = engine.chunk_sql(ruleset, connection, lo, hi, now)
     with connection.cursor() as cursor:
+        chunk_session_tune(cursor)
         cursor.execute(sql, params)
         changed = cursor.rowcount
+        if connection.vendor == "sqlite":
+            # sqlite3 reports no rowcount for a statement that starts with WITH.
+            cursor.execute("SELECT changes()")
+            changed = cursor.fetchone()[0]
         q_sql, q_params = engine.qualifying_sql(ruleset, lo, hi)
         cursor.execute(q_sql, q_params)
         candidates = [row[0] for row in cursor.fetchall()]
@@ -255,7 +284,7 @@ def rescore_chunk(
     for lead in Lead.objects.select_related("company").filter(pk__in=candidates):
         # Few leads cross per chunk; their frozen explanation comes from the Python path.
         result = engine.evaluate(lead, _activities_of(lead.pk), ruleset, now)
-        if result.qualifies and _become_mql(lead=lead, result=result, ruleset=ruleset):
+        if result.qualifies and _become_mql(lead=lead, result=result, ruleset=ruleset, at=mql_at):
             new_mqls += 1
     return max(changed, 0), new_mqls
 
@@ -275,7 +304,9 @@ def _claim_run(run_id: int) -> bool:
     return bool(claimed)
 
 
-def rescore_run_execute(*, run_id: int, chunk_size: int = CHUNK_SIZE) -> RescoreRun | None:
+def rescore_run_execute(
+    *, run_id: int, chunk_size: int = CHUNK_SIZE, mql_at: dt.datetime | None = None
+) -> RescoreRun | None:
     """Run (or resume) a full rescore. Safe to call twice or after a worker died: the run is
     claimed with a conditional update, and each chunk commits its scores, its MQL events and
     the cursor together, so a resumed run starts after the last chunk that committed."""
@@ -288,7 +319,9 @@ def rescore_run_execute(*, run_id: int, chunk_size: int = CHUNK_SIZE) -> Rescore
         while lo <= run.max_id:
             hi = min(lo + chunk_size - 1, run.max_id)
             with transaction.atomic():
-                changed, new_mqls = rescore_chunk(ruleset=ruleset, lo=lo, hi=hi, now=run.as_of)
+                changed, new_mqls = rescore_chunk(
+                    ruleset=ruleset, lo=lo, hi=hi, now=run.as_of, mql_at=mql_at
+                )
                 in_chunk = Lead.objects.filter(pk__range=(lo, hi)).count()
                 run.cursor, run.heartbeat_at = hi, timezone.now()
                 run.done = min(run.total, run.done + in_chunk)
