@@ -69,7 +69,9 @@ def backtest_figure(draft: list[dict], live: list[dict], actual: list[dict]) -> 
         title=_("Backtest: MQLs per month and the share that reached SQL"),
         barmode="group",
         yaxis=dict(title=_("MQLs")),
-        yaxis2=dict(title=_("% reached SQL"), overlaying="y", side="right", range=[0, 100]),
+        yaxis2=dict(
+            title=_("% reached SQL"), overlaying="y", side="right", range=[0, 100], dtick=25
+        ),
         **LAYOUT,
     )
     return fig.to_plotly_json()
