@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.urls import path
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -149,7 +150,7 @@ class RunOutput(serializers.Serializer):
 def _draft_or_404() -> RuleSetVersion:
     draft = RuleSetVersion.objects.filter(status=RuleSetVersion.Status.DRAFT).first()
     if draft is None:
-        raise NotFound("There is no open draft.")
+        raise NotFound(_("There is no open draft."))
     return draft
 
 

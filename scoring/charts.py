@@ -51,7 +51,7 @@ def backtest_figure(draft: list[dict], live: list[dict], actual: list[dict]) -> 
     fig.add_scatter(
         x=months,
         y=[None if r["sql_rate"] is None else round(100 * r["sql_rate"], 1) for r in draft],
-        name=_("Draft: % reached SQL"),
+        name=_("Draft: SQL rate (percent)"),
         yaxis="y2",
         mode="lines+markers",
         line_color="#1d3f9e",
@@ -60,7 +60,7 @@ def backtest_figure(draft: list[dict], live: list[dict], actual: list[dict]) -> 
         fig.add_scatter(
             x=months,
             y=[None if r["sql_rate"] is None else round(100 * r["sql_rate"], 1) for r in live],
-            name=_("Live: % reached SQL"),
+            name=_("Live: SQL rate (percent)"),
             yaxis="y2",
             mode="lines+markers",
             line_color="#667085",
@@ -70,7 +70,7 @@ def backtest_figure(draft: list[dict], live: list[dict], actual: list[dict]) -> 
         barmode="group",
         yaxis=dict(title=_("MQLs")),
         yaxis2=dict(
-            title=_("% reached SQL"), overlaying="y", side="right", range=[0, 100], dtick=25
+            title=_("Reached SQL (percent)"), overlaying="y", side="right", range=[0, 100], dtick=25
         ),
         **LAYOUT,
     )

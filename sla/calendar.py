@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
+from django.utils.translation import gettext as _
 
 UTC = dt.UTC
 ZERO = dt.timedelta(0)
@@ -71,23 +72,27 @@ def validate_calendar_fields(
 ) -> None:
     """Raise :class:`CalendarFieldError` (a ``ValueError``) naming the first invalid field."""
     if not isinstance(time_zone, str) or not time_zone:
-        raise CalendarFieldError("time_zone", "an IANA time zone name is required")
+        raise CalendarFieldError("time_zone", _("An IANA time zone name is required."))
     try:
         ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise CalendarFieldError("time_zone", f"unknown time zone {time_zone!r}") from exc
+        raise CalendarFieldError(
+            "time_zone", _("Unknown time zone %(zone)s.") % {"zone": repr(time_zone)}
+        ) from exc
 
     try:
         days = list(working_days)
     except TypeError as exc:
-        raise CalendarFieldError("working_days", "must be a collection of weekdays") from exc
+        raise CalendarFieldError("working_days", _("Give a list of weekdays.")) from exc
     if not days:
-        raise CalendarFieldError("working_days", "at least one working day is required")
+        raise CalendarFieldError("working_days", _("At least one working day is required."))
     for day in days:
         # bool is an int subclass; True as "Tuesday" would be a bug upstream.
         if not isinstance(day, int) or isinstance(day, bool) or not 0 <= day <= 6:
             raise CalendarFieldError(
-                "working_days", f"{day!r} is not a weekday number (0 = Monday .. 6 = Sunday)"
+                "working_days",
+                _("%(day)s is not a weekday number (0 = Monday … 6 = Sunday).")
+                % {"day": repr(day)},
             )
 
     for name, value in (("day_start", day_start), ("day_end", day_end)):
@@ -96,7 +101,7 @@ def validate_calendar_fields(
         if value.tzinfo is not None:
             raise CalendarFieldError(name, "must be a wall-clock time without a time zone")
     if day_end <= day_start:
-        raise CalendarFieldError("day_end", "closing time must be after opening time")
+        raise CalendarFieldError("day_end", _("The closing time must be after the opening time."))
 
 
 @dataclass(frozen=True)
@@ -276,9 +281,15 @@ def public_holidays(country: str, subdivision: str, years: Iterable[int]) -> set
         # The package signals both an unknown country and an unknown region this way.
         field = "holiday_subdivision" if subdivision and _country_known(country) else None
         if field:
-            message = f"unknown region {subdivision!r} for country {country!r}"
+            message = _("Unknown region %(region)s for %(country)s.") % {
+                "region": repr(subdivision),
+                "country": country,
+            }
         else:
-            field, message = "holiday_country", f"no public holidays known for {country!r}"
+            field = "holiday_country"
+            message = _("No public holidays are known for %(country)s.") % {
+                "country": repr(country)
+            }
         raise CalendarFieldError(field, message) from exc
     return set(found.keys())
 
