@@ -1,17 +1,29 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from leads import views as lead_views
 
 urlpatterns = [
+    # Pages outside our base template (the admin, API docs) still get the icon.
+    path("favicon.ico", lambda request: redirect(static("favicon.svg"), permanent=True)),
     path("", lead_views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("preferences/", lead_views.preferences, name="preferences"),
     path("leads/", include("leads.urls")),
     path("scoring/", include("scoring.urls")),
+    path("sla/", include("sla.urls")),
+    # The short address reps bookmark.
+    path(
+        "queue/",
+        RedirectView.as_view(pattern_name="sla:queue", query_string=True),
+        name="queue",
+    ),
     path("api/v1/", include("leads.api_urls")),
     path("api/v1/", include("scoring.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -16,11 +16,14 @@ class UserPreferencesMiddleware:
             if profile.language:
                 translation.activate(profile.language)
                 request.LANGUAGE_CODE = profile.language
-            if profile.time_zone:
-                try:
+            # Always set or clear: a thread keeps the zone its previous request activated.
+            try:
+                if profile.time_zone:
                     timezone.activate(zoneinfo.ZoneInfo(profile.time_zone))
-                except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                else:
                     timezone.deactivate()
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                timezone.deactivate()
         else:
             timezone.deactivate()
         return self.get_response(request)

@@ -6,6 +6,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from sla import views as sla_views
+
 from . import importing, selectors
 from .forms import ImportForm, LeadFilterForm, PreferencesForm
 from .models import ImportJob, Lead, Profile
@@ -42,6 +44,8 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
             "lead": lead,
             "activities": selectors.lead_timeline(lead=lead),
             "history": selectors.lead_history(lead=lead),
+            # Actions, hand-off, assignments, contacts and the score explanation.
+            **sla_views.lead_panels(request, lead),
         },
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -37,6 +37,14 @@ User = get_user_model()
 # Notifications are for what is happening now; replayed history (CSV import, demo seed)
 # updates hand-offs and records breaches silently.
 NOTIFY_WINDOW = dt.timedelta(hours=24)
+# Called inside the transaction with a hand-off's id when a rep's action changes it outside a
+# stage change (a first contact logged, a reassignment), so reports keep their facts current.
+handoff_changed_hooks: list[Callable[[int], None]] = []
+
+
+def _handoff_changed(handoff_id: int) -> None:
+    for hook in handoff_changed_hooks:
+        hook(handoff_id)
 
 
 def sla_live() -> SlaVersion:
@@ -371,6 +379,7 @@ def contact_log(
     )
     if handoff is not None and (handoff.first_contact_at is None or at < handoff.first_contact_at):
         Handoff.objects.filter(pk=handoff.pk).update(first_contact_at=at)
+        _handoff_changed(handoff.pk)
     return log
 
 
@@ -395,6 +404,7 @@ def lead_reassign(*, lead: Lead, to_user: Any, by: Any, note: str = "") -> Assig
     if handoff is not None:
         Handoff.objects.filter(pk=handoff.pk).update(rep=to_user, team=team)
         handoff.rep, handoff.team = to_user, team
+        _handoff_changed(handoff.pk)
     assignment = Assignment.objects.create(
         lead=lead, handoff=handoff, user=to_user, team=team, assigned_by=by, reason=note
     )

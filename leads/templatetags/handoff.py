@@ -9,3 +9,11 @@ def person(user) -> str:
     if not user:
         return "—"
     return user.get_full_name() or user.get_username()
+
+
+@register.filter
+def reason_label(code: str) -> str:
+    """A stage event's reason code in words (rejection, recycle, scoring reasons)."""
+    from sla.forms import reason_label as label
+
+    return label(code) if code else ""

@@ -79,3 +79,12 @@ def test_preferences_reject_an_unknown_time_zone(client, alice):
     response = client.post("/preferences/", {"language": "en", "time_zone": "Mars/Olympus"})
     assert response.status_code == 200
     assert "time_zone" in response.context["form"].errors
+
+
+def test_a_user_without_a_time_zone_does_not_inherit_the_previous_requests(client, alice, bob):
+    alice.profile.time_zone = "Asia/Tokyo"
+    alice.profile.save()
+    client.force_login(alice)
+    assert client.get(reverse("leads:list")).context["TIME_ZONE"] == "Asia/Tokyo"
+    client.force_login(bob)  # bob chose no time zone: the server default applies
+    assert client.get(reverse("leads:list")).context["TIME_ZONE"] == "UTC"

@@ -1,0 +1,187 @@
+"""The SLA draft is edited in the admin: the agreement with its closed days inline.
+
+Like scoring's rule sets: published versions are read-only, a draft starts from the SLA
+page, and any saved edit withdraws the draft's approvals (sla.services.sla_draft_edited).
+Hand-offs and what happened to them are records, shown read-only.
+"""
+
+from django.contrib import admin, messages
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from . import services
+from .forms import SlaVersionForm
+from .models import (
+    Assignment,
+    Breach,
+    ClosedDay,
+    ContactLog,
+    Handoff,
+    Notification,
+    RoutingRule,
+    SlaVersion,
+)
+
+
+class ClosedDayInline(admin.TabularInline):
+    model = ClosedDay
+    extra = 1
+    fields = ["date", "name"]
+
+    def _editable(self, obj) -> bool:
+        return obj is None or obj.is_draft
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return self._editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self._editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self._editable(obj) and super().has_delete_permission(request, obj)
+
+
+@admin.register(SlaVersion)
+class SlaVersionAdmin(SimpleHistoryAdmin):
+    form = SlaVersionForm
+    list_display = [
+        "number",
+        "status",
+        "time_zone",
+        "accept_within_hours",
+        "first_contact_hot_minutes",
+        "published_at",
+        "overview",
+    ]
+    list_filter = ["status"]
+    inlines = [ClosedDayInline]
+    fieldsets = [
+        (
+            _("Business calendar"),
+            {
+                "fields": [
+                    "time_zone",
+                    "working_days",
+                    ("day_start", "day_end"),
+                    ("holiday_country", "holiday_subdivision"),
+                ]
+            },
+        ),
+        (
+            _("Sales promises"),
+            {
+                "fields": [
+                    "accept_within_hours",
+                    "first_contact_hot_minutes",
+                    "first_contact_hours",
+                    "qualify_within_days",
+                    "hot_score",
+                    "escalation_grace_minutes",
+                ]
+            },
+        ),
+        (_("Marketing promises"), {"fields": ["min_mqls_per_month", "min_acceptance_rate"]}),
+    ]
+
+    @admin.display(description=_("Overview"))
+    def overview(self, obj) -> str:
+        return format_html('<a href="{}">{}</a>', reverse("sla:overview"), _("Open"))
+
+    def has_add_permission(self, request) -> bool:
+        # Drafts start from the SLA page, as a copy of the version in force.
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None and not obj.is_draft:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        self._changed = form.has_changed()
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        changed = getattr(self, "_changed", False) or any(fs.has_changed() for fs in formsets)
+        if changed and services.sla_draft_edited(version=form.instance, user=request.user):
+            messages.warning(request, _("The draft changed, so its approvals were withdrawn."))
+
+    def response_change(self, request, obj):
+        if "_continue" not in request.POST and "_addanother" not in request.POST:
+            return redirect("sla:overview")
+        return super().response_change(request, obj)
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(SimpleHistoryAdmin):
+    list_display = ["position", "name", "field", "values", "min_employees", "max_employees", "team"]
+    list_display_links = ["name"]
+    list_filter = ["field", "team"]
+    ordering = ["position", "id"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records of what happened: written by the services, never edited by hand."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Handoff)
+class HandoffAdmin(ReadOnlyAdmin):
+    list_display = [
+        "lead",
+        "rep",
+        "team",
+        "status",
+        "hot",
+        "mql_at",
+        "accept_due_at",
+        "first_contact_due_at",
+        "first_contact_at",
+        "sla_version",
+    ]
+    list_filter = ["status", "hot", "team", "sla_version"]
+    search_fields = ["lead__email", "lead__last_name"]
+    raw_id_fields = ["lead", "mql_event", "rep"]
+    date_hierarchy = "mql_at"
+
+
+@admin.register(Breach)
+class BreachAdmin(ReadOnlyAdmin):
+    list_display = ["handoff", "kind", "due_at", "detected_at", "notified_at", "escalated_at"]
+    list_filter = ["kind"]
+    raw_id_fields = ["handoff"]
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(ReadOnlyAdmin):
+    list_display = ["lead", "user", "team", "assigned_by", "reason", "at"]
+    list_filter = ["team"]
+    raw_id_fields = ["lead", "handoff", "user", "assigned_by"]
+
+
+@admin.register(ContactLog)
+class ContactLogAdmin(ReadOnlyAdmin):
+    list_display = ["lead", "user", "channel", "at", "created_at"]
+    list_filter = ["channel"]
+    raw_id_fields = ["lead", "handoff", "user"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ["subject", "kind", "user", "channel", "created_at", "sent_at", "error"]
+    list_filter = ["kind", "channel"]
+    raw_id_fields = ["user", "handoff"]

@@ -1,0 +1,233 @@
+"""Forms of the SLA pages: the rep's actions on a lead, the rejections filter, the admin."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from leads import roles
+from leads.models import Stage
+
+from . import services
+from .models import ContactLog, SlaVersion
+
+User = get_user_model()
+
+# StageEvent.reason holds a code of at most 40 characters; the note carries the detail.
+RECYCLE_REASONS = [
+    ("not_ready", _("Not ready to buy yet")),
+    ("no_response", _("No response")),
+    ("timing", _("Wrong timing")),
+    ("nurture", _("Needs more nurturing")),
+    ("other", _("Other")),
+]
+DISQUALIFY_REASONS = [
+    ("no_budget", _("No budget")),
+    ("no_authority", _("No decision authority")),
+    ("no_need", _("No need")),
+    ("no_timeline", _("No timeline")),
+    ("competitor", _("Chose a competitor")),
+    ("other", _("Other")),
+]
+DATETIME_LOCAL_FORMATS = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
+
+
+# Why scoring made a lead an MQL (StageEvent.reason written by scoring.services).
+SCORING_REASONS = {
+    "threshold": _("Score reached the threshold"),
+    "fast_track": _("Fast-track"),
+}
+
+
+def reason_label(code: str) -> str:
+    """A stage event's reason code in words, whichever action recorded it."""
+    for choices in (services.rejection_reasons(), RECYCLE_REASONS, DISQUALIFY_REASONS):
+        for value, label in choices:
+            if value == code:
+                return str(label)
+    return str(SCORING_REASONS.get(code, code))
+
+
+class ActionForm(forms.Form):
+    """Every action form carries the stage the user saw, to refuse a stale click."""
+
+    expected_stage = forms.ChoiceField(choices=Stage.choices, widget=forms.HiddenInput)
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The note comes last, after the fields the action is about.
+        if "note" in self.fields:
+            self.order_fields([name for name in self.fields if name != "note"] + ["note"])
+
+
+class NoteMixin(forms.Form):
+    note = forms.CharField(
+        label=_("Note"),
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 30}),
+    )
+
+
+class AcceptForm(ActionForm):
+    pass
+
+
+class RejectForm(ActionForm, NoteMixin):
+    reason = forms.ChoiceField(label=_("Reason"), choices=())
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].choices = [("", _("Choose a reason…"))] + [
+            (code, label) for code, label in services.rejection_reasons()
+        ]
+
+
+class ContactForm(ActionForm, NoteMixin):
+    channel = forms.ChoiceField(label=_("Channel"), choices=ContactLog.Channel.choices)
+    # Read in the user's time zone: the middleware has activated it.
+    at = forms.DateTimeField(
+        label=_("When"),
+        input_formats=DATETIME_LOCAL_FORMATS,
+        widget=forms.DateTimeInput(
+            attrs={"type": "datetime-local", "step": "1"}, format="%Y-%m-%dT%H:%M:%S"
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            # Seconds matter: a call logged within the MQL's own minute must not look earlier.
+            self.fields["at"].initial = timezone.localtime().replace(microsecond=0)
+
+
+class QualifyForm(ActionForm, NoteMixin):
+    budget = forms.CharField(label=_("Budget"), max_length=1000)
+    authority = forms.CharField(label=_("Authority"), max_length=1000)
+    need = forms.CharField(label=_("Need"), max_length=1000)
+    timeline = forms.CharField(label=_("Timeline"), max_length=1000)
+
+
+class RecycleForm(ActionForm, NoteMixin):
+    reason = forms.ChoiceField(label=_("Reason"), choices=[("", "—")] + RECYCLE_REASONS)
+
+
+class DisqualifyForm(ActionForm, NoteMixin):
+    reason = forms.ChoiceField(
+        label=_("Reason"), choices=[("", _("Choose a reason…"))] + DISQUALIFY_REASONS
+    )
+
+
+def team_reps(user: Any):
+    """The reps a manager can hand leads to: their team's, or every rep without a team."""
+    reps = User.objects.filter(is_active=True, groups__name=roles.SALES_REP).select_related(
+        "profile"
+    )
+    team_id = getattr(getattr(user, "profile", None), "team_id", None)
+    if team_id is not None:
+        reps = reps.filter(profile__team_id=team_id)
+    return reps.order_by("first_name", "last_name", "username")
+
+
+class RepChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return obj.get_full_name() or obj.get_username()
+
+
+class ReassignForm(ActionForm, NoteMixin):
+    to_user = RepChoiceField(label=_("Reassign to"), queryset=User.objects.none())
+
+    def __init__(self, *args: Any, manager: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["to_user"].queryset = team_reps(manager) if manager else User.objects.none()
+
+
+class RejectionFilterForm(forms.Form):
+    reason = forms.ChoiceField(label=_("Reason"), required=False, choices=())
+    month = forms.CharField(
+        label=_("Month"), required=False, widget=forms.TextInput(attrs={"type": "month"})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].choices = [("", _("All reasons"))] + [
+            (code, label) for code, label in services.rejection_reasons()
+        ]
+
+    def clean_month(self) -> tuple[dt.datetime, dt.datetime] | None:
+        value = (self.cleaned_data.get("month") or "").strip()
+        if not value:
+            return None
+        # A month of the user's own calendar (the active time zone).
+        zone = timezone.get_current_timezone()
+        try:
+            year, month = (int(part) for part in value.split("-"))
+            start = dt.datetime(year, month, 1, tzinfo=zone)
+            end = (start + dt.timedelta(days=32)).replace(day=1)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise forms.ValidationError(_("Use a month such as 2026-04.")) from exc
+        return start, end
+
+
+WEEKDAYS = [
+    (0, _("Monday")),
+    (1, _("Tuesday")),
+    (2, _("Wednesday")),
+    (3, _("Thursday")),
+    (4, _("Friday")),
+    (5, _("Saturday")),
+    (6, _("Sunday")),
+]
+
+
+class SlaVersionForm(forms.ModelForm):
+    """The admin form of a draft; checks the calendar like approval does, field by field."""
+
+    working_days = forms.TypedMultipleChoiceField(
+        label=_("working days"),
+        choices=WEEKDAYS,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = SlaVersion
+        fields = [
+            "time_zone",
+            "working_days",
+            "day_start",
+            "day_end",
+            "holiday_country",
+            "holiday_subdivision",
+            "accept_within_hours",
+            "first_contact_hot_minutes",
+            "first_contact_hours",
+            "qualify_within_days",
+            "hot_score",
+            "escalation_grace_minutes",
+            "min_mqls_per_month",
+            "min_acceptance_rate",
+        ]
+
+    def clean_holiday_country(self) -> str:
+        return (self.cleaned_data.get("holiday_country") or "").strip().upper()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        candidate = copy.copy(self.instance)
+        for name in self.Meta.fields:
+            if name not in cleaned:
+                # That field already has its own error; the others are still worth checking.
+                return cleaned
+            setattr(candidate, name, cleaned[name])
+        for field, message in services.sla_validate(candidate).items():
+            message = str(message).removeprefix(f"{field}: ")
+            self.add_error(field if field in self.fields else None, message)
+        return cleaned

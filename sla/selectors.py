@@ -1,0 +1,305 @@
+"""Reads of the SLA: the rep's queue, the team view, rejections, the lead's hand-off panels,
+the agreement in plain words and its change history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, When
+from django.utils.translation import gettext as _
+
+from leads.models import Activity, Lead, Stage, StageEvent
+from leads.selectors import lead_visible_q
+
+from .forms import WEEKDAYS, reason_label
+from .models import Assignment, Breach, ClosedDay, ContactLog, Handoff, SlaVersion
+
+OPEN_STATUSES = (Handoff.Status.OPEN, Handoff.Status.ACCEPTED)
+QUEUE_LIMIT = 500
+TOP_REASONS = 3
+
+
+# --------------------------------------------------------------------------------------------
+# Queues
+
+
+def _open_handoffs() -> QuerySet[Handoff]:
+    """Open and accepted-but-not-closed hand-offs, soonest next deadline first.
+
+    The ordering mirrors Handoff.next_deadline() in SQL so the database sorts the queue.
+    """
+    return (
+        Handoff.objects.filter(status__in=OPEN_STATUSES, lead__deleted_at__isnull=True)
+        .annotate(
+            next_due=Case(
+                When(status=Handoff.Status.OPEN, then=F("accept_due_at")),
+                When(first_contact_at__isnull=True, then=F("first_contact_due_at")),
+                default=F("qualify_due_at"),
+            )
+        )
+        .select_related("lead__company", "mql_event", "rep", "team")
+        .prefetch_related(
+            Prefetch(
+                "lead__activities",
+                queryset=Activity.objects.order_by("-occurred_at", "-id")[:3],
+                to_attr="latest_activities",
+            )
+        )
+        .order_by(F("next_due").asc(nulls_last=True), "id")
+    )
+
+
+def queue_for_rep(*, user: Any) -> list[Handoff]:
+    return _rows(_open_handoffs().filter(rep=user)[:QUEUE_LIMIT])
+
+
+def queue_for_team(*, team_id: int) -> list[Handoff]:
+    """Every open hand-off of the team: those of its reps, and those routed to it unassigned."""
+    rows = _open_handoffs().filter(
+        Q(rep__profile__team_id=team_id) | Q(team_id=team_id, rep__isnull=True)
+    )
+    return _rows(rows[:QUEUE_LIMIT])
+
+
+def _rows(handoffs: QuerySet[Handoff]) -> list[Handoff]:
+    rows = list(handoffs)
+    ruleset = None
+    for handoff in rows:
+        deadline = handoff.next_deadline()
+        handoff.deadline_kind = deadline[0] if deadline else ""
+        handoff.deadline_label = Breach.Kind(deadline[0]).label if deadline else ""
+        handoff.due = deadline[1] if deadline else None
+        explanation = (handoff.mql_event.context or {}).get("explanation")
+        if explanation is None:
+            # An MQL made by hand (or imported) has no frozen reasons: explain it as it
+            # scores now. Compiled once per page; the queue is short.
+            from scoring import services as scoring
+
+            ruleset = ruleset or scoring.compiled_live()
+            result = scoring.lead_explain(lead=handoff.lead, ruleset=ruleset) if ruleset else None
+            explanation = result.explanation if result else []
+        handoff.top_reasons = top_reasons(explanation)
+    return rows
+
+
+def top_reasons(explanation: list[dict], limit: int = TOP_REASONS) -> list[dict]:
+    """Fast-track first, then the rules that moved the score most."""
+    useful = [
+        item
+        for item in explanation
+        if item.get("kind") in ("fast_track", "exclusion") or item.get("points")
+    ]
+    useful.sort(
+        key=lambda item: (
+            item.get("kind") not in ("fast_track", "exclusion"),
+            -abs(item.get("points") or 0),
+        )
+    )
+    return useful[:limit]
+
+
+# --------------------------------------------------------------------------------------------
+# Rejections (marketing's view of what sales sent back)
+
+
+def rejections(*, user: Any, reason: str = "", month: tuple | None = None) -> dict[str, Any]:
+    events = StageEvent.objects.filter(to_stage=Stage.REJECTED)
+    if not (user.is_superuser or user.has_perm("leads.view_all_leads")):
+        events = events.filter(lead__in=Lead.objects.filter(lead_visible_q(user)).values("pk"))
+    if month:
+        events = events.filter(at__gte=month[0], at__lt=month[1])
+    counts = [
+        {"reason": row["reason"], "label": reason_label(row["reason"]), "count": row["n"]}
+        for row in events.values("reason").annotate(n=Count("id")).order_by("-n", "reason")
+    ]
+    total = sum(row["count"] for row in counts)
+    for row in counts:
+        row["share"] = row["count"] * 100 / total if total else 0
+    if reason:
+        events = events.filter(reason=reason)
+    events = events.select_related("lead__company", "actor").order_by("-at", "-id")
+    return {"counts": counts, "total": total, "events": events}
+
+
+# --------------------------------------------------------------------------------------------
+# The lead page
+
+
+def lead_handoff_panels(*, lead: Lead) -> dict[str, Any]:
+    handoffs = list(
+        lead.handoffs.select_related("sla_version", "rep", "team")
+        .prefetch_related("breaches")
+        .order_by("-mql_at", "-id")
+    )
+    for handoff in handoffs:
+        # A closed hand-off's outcome is the stage it ended in; a rejected one's, the reason.
+        outcome = handoff.outcome
+        handoff.outcome_label = (
+            Stage(outcome).label if outcome in Stage.values else reason_label(outcome)
+        )
+    return {
+        "handoffs": handoffs,
+        "assignments": list(
+            Assignment.objects.filter(lead=lead)
+            .select_related("user", "assigned_by", "team")
+            .order_by("-at", "-id")
+        ),
+        "contacts": list(ContactLog.objects.filter(lead=lead).select_related("user")),
+    }
+
+
+def _with_activities(items: list[dict], activities: dict[int, Activity]) -> list[dict]:
+    rows = []
+    for item in items:
+        row = dict(item)
+        row["activities"] = [
+            activities[i] for i in item.get("activity_ids") or () if i in activities
+        ]
+        rows.append(row)
+    return rows
+
+
+def lead_score_explanation(*, lead: Lead) -> dict[str, Any]:
+    """Why the lead scores what it does now, and why it became an MQL each time it did."""
+    from scoring import services as scoring
+
+    result = scoring.lead_explain(lead=lead)
+    mql_events = [
+        e
+        for e in lead.stage_events.filter(to_stage=Stage.MQL).order_by("at", "id")
+        if (e.context or {}).get("explanation") is not None
+    ]
+    wanted = set()
+    for items in [result.explanation if result else []] + [
+        e.context["explanation"] for e in mql_events
+    ]:
+        for item in items:
+            wanted.update(item.get("activity_ids") or ())
+    activities = {a.pk: a for a in Activity.objects.filter(lead=lead, pk__in=wanted)}
+    return {
+        "score": result,
+        "score_rows": _with_activities(result.explanation, activities) if result else [],
+        "mql_explanations": [
+            {
+                "event": e,
+                "version": e.ruleset_version or e.context.get("ruleset_version"),
+                "context": e.context,
+                "rows": _with_activities(e.context["explanation"], activities),
+            }
+            for e in mql_events
+        ],
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The agreement
+
+
+def working_days_label(days: list[int]) -> str:
+    names = dict(WEEKDAYS)
+    days = sorted(set(days))
+    if len(days) > 2 and days == list(range(days[0], days[-1] + 1)):
+        return f"{names[days[0]]}–{names[days[-1]]}"
+    return ", ".join(str(names[d]) for d in days if d in names)
+
+
+def sla_versions() -> list[SlaVersion]:
+    return list(SlaVersion.objects.select_related("published_by", "created_by").order_by("-number"))
+
+
+SLA_DIFF_FIELDS = (
+    "time_zone",
+    "working_days",
+    "day_start",
+    "day_end",
+    "holiday_country",
+    "holiday_subdivision",
+    "accept_within_hours",
+    "first_contact_hot_minutes",
+    "first_contact_hours",
+    "qualify_within_days",
+    "hot_score",
+    "escalation_grace_minutes",
+    "min_mqls_per_month",
+    "min_acceptance_rate",
+    "status",
+)
+
+
+def _label(model: Any, field: str) -> str:
+    return str(model._meta.get_field(field).verbose_name)
+
+
+def sla_diff(*, old: SlaVersion, new: SlaVersion) -> list[dict[str, Any]]:
+    changes = [
+        {"field": _label(SlaVersion, f), "old": getattr(old, f), "new": getattr(new, f)}
+        for f in SLA_DIFF_FIELDS
+        if f != "status" and getattr(old, f) != getattr(new, f)
+    ]
+    old_days = {(d.date, d.name) for d in old.closed_days.all()}
+    new_days = {(d.date, d.name) for d in new.closed_days.all()}
+    for date, name in sorted(new_days - old_days):
+        changes.append({"field": _("closed day added"), "old": None, "new": f"{date} {name}"})
+    for date, name in sorted(old_days - new_days):
+        changes.append({"field": _("closed day removed"), "old": f"{date} {name}", "new": None})
+    return changes
+
+
+def sla_change_history(*, limit: int = 50) -> list[dict[str, Any]]:
+    """Who changed what in the agreement, from what to what, newest first."""
+    out: list[dict[str, Any]] = []
+    records = SlaVersion.history.select_related("history_user").order_by(
+        "-history_date", "-history_id"
+    )[:limit]
+    for record in records:
+        changes = []
+        if record.history_type == "~":
+            previous = record.prev_record
+            if previous is None:
+                continue
+            delta = record.diff_against(previous, included_fields=list(SLA_DIFF_FIELDS))
+            changes = [
+                {"field": _label(SlaVersion, c.field), "old": c.old, "new": c.new}
+                for c in delta.changes
+            ]
+            if not changes:
+                continue
+        out.append(
+            {
+                "at": record.history_date,
+                "user": record.history_user,
+                "type": record.history_type,
+                "what": _("SLA v%(n)d") % {"n": record.number},
+                "changes": changes,
+            }
+        )
+    numbers = dict(SlaVersion.objects.values_list("pk", "number"))
+    days = ClosedDay.history.select_related("history_user").order_by(
+        "-history_date", "-history_id"
+    )[:limit]
+    for record in days:
+        changes = []
+        if record.history_type == "~":
+            previous = record.prev_record
+            if previous is None:
+                continue
+            delta = record.diff_against(previous, included_fields=["date", "name"])
+            changes = [
+                {"field": _label(ClosedDay, c.field), "old": c.old, "new": c.new}
+                for c in delta.changes
+            ]
+            if not changes:
+                continue
+        number = numbers.get(record.version_id)
+        out.append(
+            {
+                "at": record.history_date,
+                "user": record.history_user,
+                "type": record.history_type,
+                "what": _("closed day %(date)s %(name)s (SLA v%(n)s)")
+                % {"date": record.date, "name": record.name, "n": number or "?"},
+                "changes": changes,
+            }
+        )
+    out.sort(key=lambda row: row["at"], reverse=True)
+    return out[:limit]

@@ -1,0 +1,20 @@
+from django.urls import path
+
+from . import views
+
+app_name = "sla"
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("draft/start/", views.draft_start, name="draft_start"),
+    path("draft/approve/", views.draft_approve, name="draft_approve"),
+    path("draft/publish/", views.draft_publish, name="draft_publish"),
+    path("queue/", views.queue, name="queue"),
+    path("rejections/", views.rejections, name="rejections"),
+    path("leads/<int:lead_id>/accept/", views.lead_accept, name="lead_accept"),
+    path("leads/<int:lead_id>/reject/", views.lead_reject, name="lead_reject"),
+    path("leads/<int:lead_id>/contact/", views.lead_contact, name="lead_contact"),
+    path("leads/<int:lead_id>/qualify/", views.lead_qualify, name="lead_qualify"),
+    path("leads/<int:lead_id>/recycle/", views.lead_recycle, name="lead_recycle"),
+    path("leads/<int:lead_id>/disqualify/", views.lead_disqualify, name="lead_disqualify"),
+    path("leads/<int:lead_id>/reassign/", views.lead_reassign, name="lead_reassign"),
+]

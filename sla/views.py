@@ -1,0 +1,440 @@
+"""The SLA pages: the rep's queue and the team view, the rep's actions on a lead, the
+rejections marketing reads, and the agreement with its sign-off."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms as django_forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from leads import selectors as lead_selectors
+from leads.models import Lead, Stage
+from leads.services import TransitionError
+from scoring.services import approval_sides
+
+from . import forms, selectors, services
+from .models import SlaApproval, SlaVersion
+
+
+def _stale(lead: Lead) -> str:
+    # The same words as leads.services.lead_transition's, so one translation serves both.
+    return _("This lead is now %(stage)s: someone else changed it first.") % {
+        "stage": lead.get_stage_display()
+    }
+
+
+def _team_id(user: Any) -> int | None:
+    return getattr(getattr(user, "profile", None), "team_id", None)
+
+
+def _countdown_strings() -> dict[str, str]:
+    """The live countdown's words, translated here so the script stays language-free."""
+    return {
+        "left": _("%(time)s left"),
+        "overdue": _("overdue %(time)s"),
+        "d": _("%(n)sd"),
+        "h": _("%(n)sh"),
+        "m": _("%(n)sm"),
+        "s": _("%(n)ss"),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Queues
+
+
+@login_required
+def queue(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if not user.has_perm("leads.accept_lead"):
+        raise PermissionDenied
+    team_id = _team_id(user)
+    can_see_team = user.has_perm("leads.view_team_leads") and team_id is not None
+    scope = "team" if request.GET.get("scope") == "team" else "mine"
+    if scope == "team" and not can_see_team:
+        raise PermissionDenied
+    if scope == "team":
+        rows = selectors.queue_for_team(team_id=team_id)
+        reps = list(forms.team_reps(user))
+    else:
+        rows = selectors.queue_for_rep(user=user)
+        reps = []
+    return render(
+        request,
+        "sla/queue.html",
+        {
+            "rows": rows,
+            "scope": scope,
+            "can_see_team": can_see_team,
+            "team": getattr(user.profile, "team", None) if team_id else None,
+            "reps": reps,
+            "can_reassign": user.has_perm("leads.reassign_lead"),
+            "reasons": services.rejection_reasons(),
+            "countdown_strings": _countdown_strings(),
+            "limit": selectors.QUEUE_LIMIT,
+        },
+    )
+
+
+@login_required
+def rejections(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if not (user.has_perm("leads.view_all_leads") or user.has_perm("leads.view_team_leads")):
+        raise PermissionDenied
+    form = forms.RejectionFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    data = selectors.rejections(
+        user=user, reason=filters.get("reason") or "", month=filters.get("month")
+    )
+    page = Paginator(data["events"], 50).get_page(request.GET.get("page"))
+    for event in page:
+        event.reason_label = forms.reason_label(event.reason)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "sla/rejections.html",
+        {
+            "form": form,
+            "counts": data["counts"],
+            "total": data["total"],
+            "page": page,
+            "query": query.urlencode(),
+        },
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The rep's actions on a lead
+
+
+def _lead_for_action(request: HttpRequest, lead_id: int) -> Lead:
+    """Loaded fresh: the stage compared with the form's is the one in the database now."""
+    lead = lead_selectors.lead_get_for_user(user=request.user, lead_id=lead_id)
+    if lead is None:
+        raise Http404(_("No such lead, or it is not yours to see."))
+    if not services.can_act(request.user, lead):
+        raise PermissionDenied(_("This lead is not yours to act on."))
+    return lead
+
+
+def _back(request: HttpRequest, lead: Lead) -> str:
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("leads:detail", args=[lead.pk])
+
+
+def _field_label(form: django_forms.Form, field: str) -> str:
+    if field in form.fields and form.fields[field].label:
+        return str(form.fields[field].label)
+    return field
+
+
+def _report(request: HttpRequest, form: django_forms.Form, errors: dict[str, list[str]]) -> None:
+    for field, field_errors in errors.items():
+        for message in field_errors:
+            if field in ("__all__", None):
+                messages.error(request, message)
+            else:
+                messages.error(request, f"{_field_label(form, field)}: {message}")
+
+
+def _act(
+    request: HttpRequest,
+    lead_id: int,
+    form_class: type[django_forms.Form],
+    perform: Callable[[Lead, dict[str, Any]], Any],
+    success: str,
+    *,
+    stage_change: bool = True,
+    form_kwargs: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """The shape of every action: check, validate, call the service, say what happened."""
+    lead = _lead_for_action(request, lead_id)
+    back = _back(request, lead)
+    # The services lock the row and re-check, but they expect the stage the lead is in now;
+    # the stage this person saw is only in the form.
+    if stage_change and request.POST.get("expected_stage") != lead.stage:
+        messages.error(request, _stale(lead))
+        return redirect(back)
+    form = form_class(request.POST, **(form_kwargs or {}))
+    if not form.is_valid():
+        _report(request, form, {k: v for k, v in form.errors.items() if k != "expected_stage"})
+        return redirect(back)
+    try:
+        perform(lead, form.cleaned_data)
+    except TransitionError as exc:
+        fresh = Lead.objects.filter(pk=lead.pk).first()
+        if getattr(exc, "code", None) == "stale" and fresh is not None:
+            messages.error(request, _stale(fresh))
+        else:
+            for message in exc.messages:
+                messages.error(request, message)
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            _report(request, form, exc.message_dict)
+        else:
+            for message in exc.messages:
+                messages.error(request, message)
+    else:
+        messages.success(request, success % {"lead": lead.display_name})
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def lead_accept(request: HttpRequest, lead_id: int) -> HttpResponse:
+    return _act(
+        request,
+        lead_id,
+        forms.AcceptForm,
+        lambda lead, data: services.lead_accept(lead=lead, user=request.user),
+        _("You accepted %(lead)s."),
+    )
+
+
+@login_required
+@require_POST
+def lead_reject(request: HttpRequest, lead_id: int) -> HttpResponse:
+    return _act(
+        request,
+        lead_id,
+        forms.RejectForm,
+        lambda lead, data: services.lead_reject(
+            lead=lead, user=request.user, reason=data["reason"], note=data["note"]
+        ),
+        _("You rejected %(lead)s; marketing sees the reason."),
+    )
+
+
+@login_required
+@require_POST
+def lead_contact(request: HttpRequest, lead_id: int) -> HttpResponse:
+    return _act(
+        request,
+        lead_id,
+        forms.ContactForm,
+        lambda lead, data: services.contact_log(
+            lead=lead, user=request.user, channel=data["channel"], at=data["at"], note=data["note"]
+        ),
+        _("Contact with %(lead)s logged."),
+        # Logging a call is right whatever the stage became meanwhile.
+        stage_change=False,
+    )
+
+
+@login_required
+@require_POST
+def lead_qualify(request: HttpRequest, lead_id: int) -> HttpResponse:
+    return _act(
+        request,
+        lead_id,
+        forms.QualifyForm,
+        lambda lead, data: services.lead_qualify(
+            lead=lead,
+            user=request.user,
+            bant={f: data[f] for f in services.BANT_FIELDS},
+            note=data["note"],
+        ),
+        _("%(lead)s is now an SQL."),
+    )
+
+
+@login_required
+@require_POST
+def lead_recycle(request: HttpRequest, lead_id: int) -> HttpResponse:
+    return _act(
+        request,
+        lead_id,
+        forms.RecycleForm,
+        lambda lead, data: services.lead_recycle(
+            lead=lead, user=request.user, reason=data["reason"], note=data["note"]
+        ),
+        _("%(lead)s went back to marketing for nurturing."),
+    )
+
+
+@login_required
+@require_POST
+def lead_disqualify(request: HttpRequest, lead_id: int) -> HttpResponse:
+    return _act(
+        request,
+        lead_id,
+        forms.DisqualifyForm,
+        lambda lead, data: services.lead_disqualify(
+            lead=lead, user=request.user, reason=data["reason"], note=data["note"]
+        ),
+        _("%(lead)s is disqualified."),
+    )
+
+
+@login_required
+@require_POST
+def lead_reassign(request: HttpRequest, lead_id: int) -> HttpResponse:
+    if not request.user.has_perm("leads.reassign_lead"):
+        raise PermissionDenied
+    return _act(
+        request,
+        lead_id,
+        forms.ReassignForm,
+        lambda lead, data: services.lead_reassign(
+            lead=lead, to_user=data["to_user"], by=request.user, note=data["note"]
+        ),
+        _("%(lead)s is reassigned."),
+        stage_change=False,
+        form_kwargs={"manager": request.user},
+    )
+
+
+def lead_panels(request: HttpRequest, lead: Lead) -> dict[str, Any]:
+    """What the lead page adds for the SLA: actions, hand-off, assignments, contacts, why."""
+    user = request.user
+    context: dict[str, Any] = {
+        **selectors.lead_handoff_panels(lead=lead),
+        **selectors.lead_score_explanation(lead=lead),
+        "countdown_strings": _countdown_strings(),
+    }
+    can_act = services.can_act(user, lead)
+    context["can_act"] = can_act
+    if can_act:
+        initial = {"expected_stage": lead.stage}
+        stage = lead.stage
+        context["actions"] = {
+            "accept": stage == Stage.MQL and user.has_perm("leads.accept_lead"),
+            "reject": stage == Stage.MQL and user.has_perm("leads.accept_lead"),
+            "contact": stage in (Stage.MQL, Stage.SAL) and user.has_perm("leads.qualify_lead"),
+            "qualify": stage == Stage.SAL and user.has_perm("leads.qualify_lead"),
+            "recycle": stage in (Stage.SAL, Stage.REJECTED) and user.has_perm("leads.qualify_lead"),
+            "disqualify": stage == Stage.SAL and user.has_perm("leads.qualify_lead"),
+            "reassign": user.has_perm("leads.reassign_lead"),
+        }
+        context["any_action"] = any(context["actions"].values())
+        context["action_forms"] = {
+            "accept": forms.AcceptForm(initial=initial, auto_id="accept_%s"),
+            "reject": forms.RejectForm(initial=initial, auto_id="reject_%s"),
+            "contact": forms.ContactForm(initial=initial, auto_id="contact_%s"),
+            "qualify": forms.QualifyForm(initial=initial, auto_id="qualify_%s"),
+            "recycle": forms.RecycleForm(initial=initial, auto_id="recycle_%s"),
+            "disqualify": forms.DisqualifyForm(initial=initial, auto_id="disqualify_%s"),
+            "reassign": forms.ReassignForm(initial=initial, auto_id="reassign_%s", manager=user),
+        }
+    return context
+
+
+# --------------------------------------------------------------------------------------------
+# The agreement
+
+view_sla = permission_required("sla.view_slaversion", raise_exception=True)
+
+
+def _draft() -> SlaVersion | None:
+    return SlaVersion.objects.filter(status=SlaVersion.Status.DRAFT).first()
+
+
+def _summary(version: SlaVersion) -> dict[str, Any]:
+    return {
+        "version": version,
+        "days": selectors.working_days_label(version.working_days),
+        "closed_days": list(version.closed_days.all()),
+    }
+
+
+@login_required
+@view_sla
+def overview(request: HttpRequest) -> HttpResponse:
+    live = services.sla_live()
+    draft = _draft()
+    my_sides = approval_sides(request.user)
+    context: dict[str, Any] = {
+        "live": _summary(live),
+        "draft": draft,
+        "versions": selectors.sla_versions(),
+        "history": selectors.sla_change_history(limit=50),
+        "can_edit": request.user.has_perm("sla.change_slaversion"),
+        "can_publish": request.user.has_perm("scoring.publish_ruleset"),
+    }
+    if draft is not None:
+        approvals = list(draft.approvals.select_related("user"))
+        context.update(
+            draft_summary=_summary(draft),
+            approvals=approvals,
+            missing=[SlaApproval.Side(s).label for s in services.sla_missing_approvals(draft)],
+            can_approve=bool(
+                set(my_sides) - {a.side for a in approvals if a.user_id == request.user.pk}
+            ),
+            diff=selectors.sla_diff(old=live, new=draft),
+            problems=services.sla_validate(draft),
+        )
+    return render(request, "sla/overview.html", context)
+
+
+def _errors(request: HttpRequest, exc: ValidationError | PermissionDenied) -> None:
+    if isinstance(exc, PermissionDenied):
+        messages.error(request, str(exc) or _("You are not allowed to do that."))
+        return
+    for message in exc.messages:
+        messages.error(request, message)
+
+
+@login_required
+@require_POST
+def draft_start(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("sla.change_slaversion"):
+        raise PermissionDenied
+    draft = services.sla_draft_get_or_create(user=request.user)
+    messages.success(request, _("SLA draft v%(n)d is open for editing.") % {"n": draft.number})
+    return redirect("sla:overview")
+
+
+@login_required
+@require_POST
+def draft_approve(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("sla.view_slaversion"):
+        raise PermissionDenied
+    draft = _draft()
+    if draft is None:
+        messages.error(request, _("There is no draft to approve."))
+        return redirect("sla:overview")
+    try:
+        services.sla_approve(version=draft, user=request.user)
+    except (ValidationError, PermissionDenied) as exc:
+        _errors(request, exc)
+    else:
+        messages.success(request, _("You approved SLA draft v%(n)d.") % {"n": draft.number})
+    return redirect("sla:overview")
+
+
+@login_required
+@require_POST
+def draft_publish(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("sla.view_slaversion"):
+        raise PermissionDenied
+    draft = _draft()
+    if draft is None:
+        messages.error(request, _("There is no draft to publish."))
+        return redirect("sla:overview")
+    try:
+        services.sla_publish(version=draft, user=request.user)
+    except (ValidationError, PermissionDenied) as exc:
+        _errors(request, exc)
+    else:
+        messages.success(
+            request,
+            _("SLA v%(n)d is in force. New MQLs get its deadlines; open hand-offs keep theirs.")
+            % {"n": draft.number},
+        )
+    return redirect("sla:overview")
