@@ -640,7 +640,7 @@ def test_admin_edits_only_the_draft_checks_the_calendar_and_withdraws_approvals(
     draft.refresh_from_db()
     assert draft.accept_within_hours == 4 and draft.approvals.exists()
     response = client.post(url, {**form, "day_end": "08:00"})
-    assert "closing time must be after opening time" in response.content.decode()
+    assert "The closing time must be after the opening time" in response.content.decode()
     response = client.post(url, form, follow=True)
     assert response.redirect_chain[-1][0] == reverse("sla:overview")
     assert "The draft changed, so its approvals were withdrawn." in texts(response)
