@@ -120,7 +120,6 @@ USE_I18N = True
 USE_TZ = True
 # The default display time zone; each user picks their own in their preferences.
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
-
 # Static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"
 # plotly.js is served from the plotly package's own copy: our static files, never a CDN.
@@ -233,6 +232,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Missed hand-off deadlines are marked (and reps told) within a minute.
     "sla-breach-sweep": {"task": "sla.tasks.breach_sweep_task", "schedule": 60.0},
+    # An import whose worker died starts again (imports are idempotent).
+    "resume-stale-imports": {"task": "leads.tasks.import_jobs_resume_task", "schedule": 300.0},
     # A rescore whose worker died is picked up again within a minute or two.
     "resume-stale-rescores": {
         "task": "scoring.tasks.resume_stale_rescores_task",

@@ -66,6 +66,7 @@ from typing import IO, Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connections, transaction
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -817,16 +818,47 @@ def _job_progress(job_id: int) -> Callable[[ImportReport], None]:
             updated_count=report.updated,
             rejected_count=report.rejected,
             errors=report.errors,
+            heartbeat_at=timezone.now(),
         )
 
     return save
 
 
+# A job that showed no progress for this long lost its worker; imports are idempotent
+# (rows upsert by e-mail, history events are skipped when present), so it starts again.
+IMPORT_STALE_AFTER = dt.timedelta(minutes=5)
+
+
+def _claimable(job_id: int) -> Any:
+    stale = timezone.now() - IMPORT_STALE_AFTER
+    return ImportJob.objects.filter(pk=job_id).filter(
+        Q(status=ImportJob.Status.QUEUED)
+        | Q(status=ImportJob.Status.RUNNING, heartbeat_at__lt=stale)
+    )
+
+
+def import_jobs_resume() -> list[int]:
+    """Queue again the jobs whose worker died (beat, every few minutes)."""
+    from .tasks import import_job_run_task
+
+    stale = timezone.now() - IMPORT_STALE_AFTER
+    ids = list(
+        ImportJob.objects.filter(
+            status=ImportJob.Status.RUNNING, heartbeat_at__lt=stale
+        ).values_list("pk", flat=True)
+    )
+    for job_id in ids:
+        import_job_run_task.delay(job_id)
+    return ids
+
+
 def import_job_run(*, job_id: int) -> ImportJob | None:
     """Run a queued import. Claimed with a conditional update, so a second run (a redelivered
-    task, a double click) finds it taken and does nothing."""
-    claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
-        status=ImportJob.Status.RUNNING, started_at=timezone.now()
+    task, a double click) finds it taken and does nothing; a job whose worker died (no
+    heartbeat for IMPORT_STALE_AFTER) is claimed again and re-imported from the start."""
+    now = timezone.now()
+    claimed = _claimable(job_id).update(
+        status=ImportJob.Status.RUNNING, started_at=now, heartbeat_at=now
     )
     if claimed != 1:
         return None

@@ -11,3 +11,8 @@ from . import importing
 def import_job_run_task(job_id: int) -> None:
     # Safe to run twice: the service claims the job with a conditional update.
     importing.import_job_run(job_id=job_id)
+
+
+@shared_task
+def import_jobs_resume_task() -> list[int]:
+    return importing.import_jobs_resume()

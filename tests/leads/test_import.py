@@ -598,3 +598,28 @@ def test_the_x_education_file_imports_whole_and_reimports_as_updates():
     assert "Created: 0, updated: 9240, rejected: 0." in out.getvalue()
     assert Lead.objects.count() == 9240
     assert not StageEvent.objects.exists()
+
+
+def _stuck_job(media, minutes_ago: int) -> ImportJob:
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    job = ImportJob(original_name="stuck.csv", mapping=MAPPING, status=ImportJob.Status.RUNNING)
+    job.file.save(
+        "stuck.csv", ContentFile((HEADER + "a@example.jp,A,JP,1,yes\n").encode()), save=False
+    )
+    job.heartbeat_at = timezone.now() - dt.timedelta(minutes=minutes_ago)
+    job.save()
+    return job
+
+
+def test_a_job_whose_worker_died_is_taken_over_and_finished(media, celery_eager):
+    from leads.importing import import_job_run, import_jobs_resume
+
+    stuck = _stuck_job(media, minutes_ago=10)
+    alive = _stuck_job(media, minutes_ago=1)
+    assert import_job_run(job_id=alive.pk) is None  # its worker is still at it
+    assert import_jobs_resume() == [stuck.pk]
+    stuck.refresh_from_db()
+    assert stuck.status == ImportJob.Status.DONE and stuck.created_count == 1
+    assert ImportJob.objects.get(pk=alive.pk).status == ImportJob.Status.RUNNING
