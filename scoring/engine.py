@@ -407,9 +407,16 @@ def evaluate(
             explanation.append(
                 {"rule_id": rule.id, "rule": rule.name, "kind": "fit", "points": rule.points}
             )
+    # Each rule looks at one kind: grouping once keeps a lead with thousands of activities
+    # from being scanned once per rule. Groups keep the given order (sums depend on it).
+    by_kind: dict[str, list[Any]] = {}
+    for a in activities:
+        by_kind.setdefault(a.kind, []).append(a)
     engagement = 0.0
     for rule in ruleset.behaviour:
-        matched = [a for a in activities if _activity_matches(rule, a, now)]
+        matched = [
+            a for a in by_kind.get(rule.activity_kind, ()) if _activity_matches(rule, a, now)
+        ]
         if not matched or (rule.min_count and len(matched) < rule.min_count):
             continue
         points = sum(
@@ -443,7 +450,7 @@ def evaluate(
     for rule in ruleset.fast_track:
         hits = [
             a
-            for a in activities
+            for a in by_kind.get(rule.activity_kind, ())
             if _activity_matches(rule, a, now) and (since is None or a.occurred_at > since)
         ]
         if hits:
@@ -561,6 +568,10 @@ class _Dialect:
     def round4(self, expr: str) -> str:
         return f"round(({expr})::numeric, 4)::float8" if self.pg else f"round({expr}, 4)"
 
+    def fence(self) -> str:
+        """Ends a subquery so that the planner keeps it as is (no flattening)."""
+        return " OFFSET 0" if self.pg else " LIMIT -1 OFFSET 0"
+
     def distinct(self, a: str, b: str) -> str:
         return f"{a} IS DISTINCT FROM {b}" if self.pg else f"{a} IS NOT {b}"
 
@@ -634,16 +645,79 @@ def _lead_condition_sql(d: _Dialect, cond: Condition) -> tuple[str, list]:
     return _condition_sql(d, cond, text, number)
 
 
-def _activity_match_sql(d: _Dialect, rule: CompiledRule, now: dt.datetime) -> tuple[str, list]:
+def _activity_match_sql(
+    d: _Dialect, rule: CompiledRule, now: dt.datetime, props: dict[str, str]
+) -> tuple[str, list]:
+    """`props` maps a property name to a column already holding its text (_activity_sql)."""
     parts, params = ["a.kind = %s"], [rule.activity_kind]
     if rule.window_days is not None:
         parts.append("a.occurred_at >= %s")
         params.append(d.dt(now - dt.timedelta(days=rule.window_days)))
     for cond in rule.property_conditions:
-        sql, p = _condition_sql(d, cond, d.json_text("a.properties", cond.field))
+        sql, p = _condition_sql(d, cond, (props[cond.field], []))
         parts.append(sql)
         params.extend(p)
     return " AND ".join(parts), params
+
+
+def _activity_sql(
+    d: _Dialect, ruleset: CompiledRuleSet, now: dt.datetime, where: str, where_params: list
+) -> tuple[str, list]:
+    """Per lead: n{i}/s{i} (count and decayed weight of behaviour rule i's matches) and
+    f{i} (latest match of fast-track rule i).
+
+    Each property is read from the JSON once per activity, and each rule's match and the
+    decay are computed once per activity, in subqueries the planner may not flatten (the
+    fences): flattened, every reference would re-evaluate its expression. Activities of
+    kinds no rule looks at are skipped; they would add nothing.
+    """
+    rules = [*ruleset.behaviour, *ruleset.fast_track]
+    kinds = sorted({r.activity_kind for r in rules})
+    prop_names = sorted({c.field for r in rules for c in r.property_conditions})
+    props = {name: f"a.p{j}" for j, name in enumerate(prop_names)}
+    prop_cols, prop_params = [], []
+    for j, name in enumerate(prop_names):
+        text, p = d.json_text("a.properties", name)
+        users = sorted(
+            {r.activity_kind for r in rules if any(c.field == name for c in r.property_conditions)}
+        )
+        prop_cols.append(
+            f"CASE WHEN a.kind IN ({', '.join(['%s'] * len(users))}) THEN {text} ELSE '' END"
+            f" AS p{j}"
+        )
+        prop_params += [*users, *p]
+    kind_filter = f"a.kind IN ({', '.join(['%s'] * len(kinds))})" if kinds else "1 = 0"
+
+    match_cols, match_params = [], []
+    decay, decay_params = "1.0", []
+    if ruleset.half_life_days:
+        decay = f"power(0.5, {d.greatest('0.0', d.age_days('%s', 'a.occurred_at'))} / %s)"
+        decay_params = [d.dt(now), float(ruleset.half_life_days)]
+    agg_cols = []
+    for i, rule in enumerate(ruleset.behaviour):
+        match, p = _activity_match_sql(d, rule, now, props)
+        match_cols.append(f"CASE WHEN {match} THEN 1 ELSE 0 END AS m{i}")
+        match_params += p
+        agg_cols.append(f"SUM(m.m{i}) AS n{i}")
+        agg_cols.append(f"SUM(CASE WHEN m.m{i} = 1 THEN m.w ELSE 0 END) AS s{i}")
+    for i, rule in enumerate(ruleset.fast_track):
+        match, p = _activity_match_sql(d, rule, now, props)
+        match_cols.append(f"CASE WHEN {match} THEN 1 ELSE 0 END AS t{i}")
+        match_params += p
+        agg_cols.append(f"MAX(CASE WHEN m.t{i} = 1 THEN m.occurred_at END) AS f{i}")
+    fence = d.fence()
+    sql = f"""
+    SELECT m.lead_id, {", ".join(agg_cols) or "COUNT(*) AS n"}
+    FROM (
+        SELECT a.lead_id, a.occurred_at, {decay} AS w{"".join(", " + c for c in match_cols)}
+        FROM (
+            SELECT a.lead_id, a.kind, a.occurred_at{"".join(", " + c for c in prop_cols)}
+            FROM leads_activity a
+            WHERE {where} AND {kind_filter}{fence}
+        ) a{fence}
+    ) m
+    GROUP BY m.lead_id"""
+    return sql, [*decay_params, *match_params, *prop_params, *where_params, *kinds]
 
 
 def scored_cte(
@@ -661,24 +735,6 @@ def scored_cte(
     appear (the backtest's view of the past); `now` is the decay clock.
     """
     d = _Dialect(connection)
-    now_p = d.dt(now)
-    act_cols, act_params = ["MAX(a.occurred_at) AS last_at"], []
-    for i, rule in enumerate(ruleset.behaviour):
-        match, p = _activity_match_sql(d, rule, now)
-        decay = "1.0"
-        if ruleset.half_life_days:
-            decay = f"power(0.5, {d.greatest('0.0', d.age_days('%s', 'a.occurred_at'))} / %s)"
-        act_cols.append(f"SUM(CASE WHEN {match} THEN 1 ELSE 0 END) AS n{i}")
-        act_params += p
-        act_cols.append(f"SUM(CASE WHEN {match} THEN {decay} ELSE 0 END) AS s{i}")
-        act_params += p
-        if ruleset.half_life_days:
-            act_params += [now_p, float(ruleset.half_life_days)]
-    for i, rule in enumerate(ruleset.fast_track):
-        match, p = _activity_match_sql(d, rule, now)
-        act_cols.append(f"MAX(CASE WHEN {match} THEN a.occurred_at END) AS f{i}")
-        act_params += p
-
     fit_terms, fit_params = [], []
     for rule in ruleset.fit:
         sql, p = _lead_condition_sql(d, rule.condition)
@@ -726,26 +782,23 @@ def scored_cte(
     if until is not None:
         act_until, lead_until = " AND a.occurred_at <= %s", " AND l.created_at <= %s"
         until_params = [d.dt(until)]
+    act_sql, act_params = _activity_sql(
+        d, ruleset, now, f"a.lead_id BETWEEN %s AND %s{act_until}", [lo, hi, *until_params]
+    )
+    # The fence in `scored` computes each lead's scores once, not once per reference.
     sql = f"""
-WITH act AS (
-    SELECT a.lead_id, {", ".join(act_cols)}
-    FROM leads_activity a
-    WHERE a.lead_id BETWEEN %s AND %s{act_until}
-    GROUP BY a.lead_id
+WITH act AS ({act_sql}
 ),
 scored AS (
     SELECT l.id AS id, ({fit_sql}) AS fit, {eng_sql} AS eng, {excl_sql} AS excl, {ft_sql} AS ft
     FROM leads_lead l
     LEFT JOIN leads_company c ON c.id = l.company_id
     LEFT JOIN act ON act.lead_id = l.id
-    WHERE l.id BETWEEN %s AND %s{lead_until}
+    WHERE l.id BETWEEN %s AND %s{lead_until}{d.fence()}
 )
 """
     params = [
         *act_params,
-        lo,
-        hi,
-        *until_params,
         *fit_params,
         *eng_params,
         *excl_params,
@@ -759,7 +812,10 @@ scored AS (
 def chunk_sql(
     ruleset: CompiledRuleSet, connection: Any, lo: int, hi: int, now: dt.datetime
 ) -> tuple[str, list]:
-    """One UPDATE that scores leads lo..hi and writes only the rows whose scores changed."""
+    """One UPDATE that scores leads lo..hi and writes only the rows whose scores changed.
+
+    The target carries the id range itself: the planner does not carry a range across the
+    join, and without it each chunk would read every lead."""
     d = _Dialect(connection)
     cte, cte_params = scored_cte(ruleset, connection, lo, hi, now)
     lead_table = "leads_lead"
@@ -772,7 +828,7 @@ UPDATE {lead_table} SET
     fast_tracked = scored.ft,
     scored_at = %s
 FROM scored
-WHERE {lead_table}.id = scored.id AND (
+WHERE {lead_table}.id = scored.id AND {lead_table}.id BETWEEN %s AND %s AND (
     {d.distinct(f"{lead_table}.fit_score", "scored.fit")}
     OR {d.distinct(f"{lead_table}.engagement_score", "scored.eng")}
     OR {d.distinct(f"{lead_table}.total_score", "scored.fit + scored.eng")}
@@ -780,7 +836,7 @@ WHERE {lead_table}.id = scored.id AND (
     OR {d.distinct(f"{lead_table}.fast_tracked", "scored.ft")}
 )
 """
-    return sql, [*cte_params, d.dt(now)]
+    return sql, [*cte_params, d.dt(now), lo, hi]
 
 
 def qualifying_sql(ruleset: CompiledRuleSet, lo: int, hi: int) -> tuple[str, list]:
