@@ -257,7 +257,7 @@ def _demo_scoring(users: dict[str, Any], anchor: dt.datetime) -> int:
     with transaction.atomic():
         run = scoring.rescore_run_start(version=live, reason="demo", as_of=anchor)
     # Dated at the anchor like the rest of the history, so the same seed gives the same data.
-    run = scoring.rescore_run_execute(run_id=run.pk, mql_at=anchor)
+    run = scoring.rescore_run_execute(run_id=run.pk, mql_at=anchor, inline_mqls=True)
     return run.new_mqls if run else 0
 
 

@@ -257,6 +257,10 @@ def chunk_session_tune(cursor: Any) -> None:
         cursor.execute("SET LOCAL work_mem = '64MB'")
 
 
+# Leads that cross the threshold in a bulk pass are handed to workers in batches of this size.
+MQL_BATCH = 500
+
+
 def rescore_chunk(
     *,
     ruleset: engine.CompiledRuleSet,
@@ -264,10 +268,15 @@ def rescore_chunk(
     hi: int,
     now: dt.datetime,
     mql_at: dt.datetime | None = None,
+    inline_mqls: bool = False,
 ) -> tuple[int, int]:
-    """Bulk path for ids lo..hi: the database scores the chunk and writes changed rows;
-    then each lead that now qualifies becomes an MQL (dated `mql_at`, default the moment it
-    happens). Returns (changed, new_mqls)."""
+    """Bulk path for ids lo..hi: the database scores the chunk and writes changed rows.
+
+    Leads that now qualify are handed, once the chunk commits, to the single-lead path on the
+    workers (rescore_leads_task): each MQL needs its explanation frozen, a StageEvent and a
+    hand-off (routing, deadlines, notice), which cost milliseconds per lead and scale with
+    workers, not with this pass. `inline_mqls` does it here instead (the demo seed, dated
+    `mql_at`). Returns (changed, crossing leads)."""
     sql, params = engine.chunk_sql(ruleset, connection, lo, hi, now)
     with connection.cursor() as cursor:
         chunk_session_tune(cursor)
@@ -280,13 +289,26 @@ def rescore_chunk(
         q_sql, q_params = engine.qualifying_sql(ruleset, lo, hi)
         cursor.execute(q_sql, q_params)
         candidates = [row[0] for row in cursor.fetchall()]
+    if not candidates:
+        return max(changed, 0), 0
+    if not inline_mqls:
+        _hand_to_workers(candidates)
+        return max(changed, 0), len(candidates)
     new_mqls = 0
     for lead in Lead.objects.select_related("company").filter(pk__in=candidates):
-        # Few leads cross per chunk; their frozen explanation comes from the Python path.
         result = engine.evaluate(lead, _activities_of(lead.pk), ruleset, now)
         if result.qualifies and _become_mql(lead=lead, result=result, ruleset=ruleset, at=mql_at):
             new_mqls += 1
     return max(changed, 0), new_mqls
+
+
+def _hand_to_workers(lead_ids: list[int]) -> None:
+    from .tasks import rescore_leads_task
+
+    batches = [lead_ids[i : i + MQL_BATCH] for i in range(0, len(lead_ids), MQL_BATCH)]
+    # After the chunk commits: the workers must see its scores. Exactly one MQL per crossing
+    # holds however the batches and live rescoring interleave (lead_transition locks the row).
+    transaction.on_commit(lambda: [rescore_leads_task.delay(batch) for batch in batches])
 
 
 def _claim_run(run_id: int) -> bool:
@@ -305,7 +327,11 @@ def _claim_run(run_id: int) -> bool:
 
 
 def rescore_run_execute(
-    *, run_id: int, chunk_size: int = CHUNK_SIZE, mql_at: dt.datetime | None = None
+    *,
+    run_id: int,
+    chunk_size: int = CHUNK_SIZE,
+    mql_at: dt.datetime | None = None,
+    inline_mqls: bool = False,
 ) -> RescoreRun | None:
     """Run (or resume) a full rescore. Safe to call twice or after a worker died: the run is
     claimed with a conditional update, and each chunk commits its scores, its MQL events and
@@ -320,7 +346,12 @@ def rescore_run_execute(
             hi = min(lo + chunk_size - 1, run.max_id)
             with transaction.atomic():
                 changed, new_mqls = rescore_chunk(
-                    ruleset=ruleset, lo=lo, hi=hi, now=run.as_of, mql_at=mql_at
+                    ruleset=ruleset,
+                    lo=lo,
+                    hi=hi,
+                    now=run.as_of,
+                    mql_at=mql_at,
+                    inline_mqls=inline_mqls,
                 )
                 in_chunk = Lead.objects.filter(pk__range=(lo, hi)).count()
                 run.cursor, run.heartbeat_at = hi, timezone.now()

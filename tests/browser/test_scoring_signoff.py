@@ -78,9 +78,16 @@ def test_marketing_and_sales_edit_approve_publish_and_watch_the_rescore(
     progress = second_page.locator(".runprogress")
     assert progress.get_attribute("data-status") == "queued"
 
-    # A worker runs it; the page follows the progress to the end without a reload.
+    # A worker runs it (its MQL hand-offs run eagerly here); the page follows the progress to
+    # the end without a reload.
+    from config.celery import app
+
     run = RescoreRun.objects.get()
-    services.rescore_run_execute(run_id=run.pk, chunk_size=7)
+    app.conf.task_always_eager = True
+    try:
+        services.rescore_run_execute(run_id=run.pk, chunk_size=7)
+    finally:
+        app.conf.task_always_eager = False
     second_page.wait_for_function(
         "document.querySelector('.runprogress').dataset.status === 'done'", timeout=15_000
     )

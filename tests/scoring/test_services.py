@@ -96,7 +96,9 @@ def _publish(alice, carol):
     return services.ruleset_publish(version=draft, user=alice)
 
 
-def test_full_rescore_runs_in_chunks_and_makes_mqls_once(alice, carol):
+def test_full_rescore_runs_in_chunks_and_makes_mqls_once(
+    alice, carol, celery_eager, django_capture_on_commit_callbacks
+):
     hot = [LeadFactory() for _ in range(5)]
     cold = [LeadFactory() for _ in range(7)]
     for lead in hot:
@@ -105,7 +107,10 @@ def test_full_rescore_runs_in_chunks_and_makes_mqls_once(alice, carol):
     past_mql = LeadFactory(stage=Stage.SQL)
     ActivityFactory(lead=past_mql, kind="demo_request")
     run = _publish(alice, carol)
-    done = services.rescore_run_execute(run_id=run.pk, chunk_size=4)
+    # Each chunk hands its crossing leads to the workers once it commits.
+    with django_capture_on_commit_callbacks(execute=True) as handed:
+        done = services.rescore_run_execute(run_id=run.pk, chunk_size=4)
+    assert len(handed) == 2  # the chunks holding hot leads; the others had none
     assert (done.status, done.done, done.total, done.new_mqls) == ("done", 13, 13, 5)
     assert set(Lead.objects.filter(stage=Stage.MQL).values_list("pk", flat=True)) == {
         lead.pk for lead in hot
@@ -117,7 +122,9 @@ def test_full_rescore_runs_in_chunks_and_makes_mqls_once(alice, carol):
     assert StageEvent.objects.filter(to_stage=Stage.MQL).count() == 5
 
 
-def test_a_run_whose_worker_died_resumes_after_the_last_committed_chunk(alice, carol):
+def test_a_run_whose_worker_died_resumes_after_the_last_committed_chunk(
+    alice, carol, celery_eager, django_capture_on_commit_callbacks
+):
     leads = [LeadFactory() for _ in range(10)]
     for lead in leads:
         ActivityFactory(lead=lead, kind="demo_request")
@@ -127,12 +134,15 @@ def test_a_run_whose_worker_died_resumes_after_the_last_committed_chunk(alice, c
     first_hi = leads[3].pk
     with pytest.MonkeyPatch.context():
         ruleset = services.engine.compile_ruleset(run.version)
-        services.rescore_chunk(ruleset=ruleset, lo=leads[0].pk, hi=first_hi, now=run.as_of)
+        services.rescore_chunk(
+            ruleset=ruleset, lo=leads[0].pk, hi=first_hi, now=run.as_of, inline_mqls=True
+        )
     RescoreRun.objects.filter(pk=run.pk).update(
         cursor=first_hi, done=4, heartbeat_at=run.as_of - services.STALE_AFTER * 2
     )
     # Another worker takes it over and finishes; the first chunk's MQLs are not repeated.
-    done = services.rescore_run_execute(run_id=run.pk, chunk_size=3)
+    with django_capture_on_commit_callbacks(execute=True):
+        done = services.rescore_run_execute(run_id=run.pk, chunk_size=3)
     assert done.status == "done" and done.done == 10
     assert StageEvent.objects.filter(to_stage=Stage.MQL).count() == 10
 
