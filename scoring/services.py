@@ -6,13 +6,12 @@ import datetime as dt
 import logging
 from typing import Any
 
-from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leads import signoff
 from leads.models import Activity, Lead, Stage, StageEvent
 from leads.services import TransitionError, lead_transition
 
@@ -82,10 +81,8 @@ def draft_get_or_create(*, user: Any) -> RuleSetVersion:
 
 
 def draft_edited(*, version: RuleSetVersion, user: Any) -> int:
-    """Any edit after an approval withdraws it. Returns how many approvals were withdrawn."""
-    if not version.is_draft:
-        raise ValidationError(_("Only a draft can be edited; published versions are read-only."))
-    withdrawn, _rows = version.approvals.all().delete()
+    """Any edit after an approval withdraws it (noted on the draft). Returns how many."""
+    withdrawn = signoff.withdraw_on_edit(version)
     if withdrawn:
         DraftComment.objects.create(
             version=version,
@@ -96,60 +93,25 @@ def draft_edited(*, version: RuleSetVersion, user: Any) -> int:
     return withdrawn
 
 
-def approval_sides(user: Any) -> list[str]:
-    sides = []
-    if user.has_perm("scoring.approve_as_marketing"):
-        sides.append(Approval.Side.MARKETING)
-    if user.has_perm("scoring.approve_as_sales"):
-        sides.append(Approval.Side.SALES)
-    return sides
+approval_sides = signoff.approval_sides
+missing_approvals = signoff.missing_sides
 
 
-@transaction.atomic
-def ruleset_approve(*, version: RuleSetVersion, user: Any) -> list[Approval]:
-    version = RuleSetVersion.objects.select_for_update().get(pk=version.pk)
-    if not version.is_draft:
-        raise ValidationError(_("Only a draft can be approved."))
-    sides = approval_sides(user)
-    if not sides:
-        raise PermissionDenied(_("You cannot approve rule sets."))
-    problems = [
+def _rule_problems(version: RuleSetVersion) -> list[str]:
+    return [
         f"{rule.name}: {msg}"
         for rule in version.rules.all()
         for msg in engine.validate_rule(rule).values()
     ]
-    if problems:
-        raise ValidationError(problems)
-    return [
-        Approval.objects.get_or_create(version=version, user=user, side=side)[0] for side in sides
-    ]
 
 
-def missing_approvals(version: RuleSetVersion) -> list[str]:
-    have = set(version.approvals.values_list("side", flat=True))
-    return [side for side in settings.SCORING_REQUIRED_APPROVALS if side not in have]
+def ruleset_approve(*, version: RuleSetVersion, user: Any) -> list[Approval]:
+    return signoff.approve(version=version, user=user, problems=_rule_problems)
 
 
 @transaction.atomic
 def ruleset_publish(*, version: RuleSetVersion, user: Any) -> RescoreRun:
-    version = RuleSetVersion.objects.select_for_update().get(pk=version.pk)
-    if not version.is_draft:
-        raise ValidationError(_("This version is already published."))
-    if not user.has_perm("scoring.publish_ruleset"):
-        raise PermissionDenied(_("You cannot publish rule sets."))
-    missing = missing_approvals(version)
-    if missing:
-        labels = [str(Approval.Side(side).label) for side in missing]
-        raise ValidationError(
-            _("Approval still needed from: %(sides)s.") % {"sides": ", ".join(labels)}
-        )
-    now = timezone.now()
-    RuleSetVersion.objects.filter(status=RuleSetVersion.Status.PUBLISHED).update(
-        status=RuleSetVersion.Status.RETIRED
-    )
-    version.status = RuleSetVersion.Status.PUBLISHED
-    version.published_at, version.published_by = now, user
-    version.save(update_fields=["status", "published_at", "published_by"])
+    version = signoff.publish(version=version, user=user)
     return rescore_run_start(version=version, reason="publish")
 
 

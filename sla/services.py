@@ -16,7 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads import roles
+from leads import roles, signoff
 from leads.models import Lead, RejectionReason, Stage, StageEvent, Team
 from leads.services import lead_transition
 
@@ -576,54 +576,15 @@ def sla_validate(version: SlaVersion) -> dict[str, str]:
 
 
 def sla_draft_edited(*, version: SlaVersion, user: Any) -> int:
-    if not version.is_draft:
-        raise ValidationError(_("Only a draft can be edited; published versions are read-only."))
-    withdrawn, _rows = version.approvals.all().delete()
-    return withdrawn
+    return signoff.withdraw_on_edit(version)
 
 
-@transaction.atomic
 def sla_approve(*, version: SlaVersion, user: Any) -> list:
-    from scoring.services import approval_sides
-
-    from .models import SlaApproval
-
-    version = SlaVersion.objects.select_for_update().get(pk=version.pk)
-    if not version.is_draft:
-        raise ValidationError(_("Only a draft can be approved."))
-    sides = approval_sides(user)
-    if not sides:
-        raise PermissionDenied(_("You cannot approve the SLA."))
-    errors = sla_validate(version)
-    if errors:
-        raise ValidationError(errors)
-    return [SlaApproval.objects.get_or_create(version=version, user=user, side=s)[0] for s in sides]
+    return signoff.approve(version=version, user=user, problems=sla_validate)
 
 
-def sla_missing_approvals(version: SlaVersion) -> list[str]:
-    have = set(version.approvals.values_list("side", flat=True))
-    return [s for s in settings.SCORING_REQUIRED_APPROVALS if s not in have]
+sla_missing_approvals = signoff.missing_sides
 
 
-@transaction.atomic
 def sla_publish(*, version: SlaVersion, user: Any) -> SlaVersion:
-    from .models import SlaApproval
-
-    version = SlaVersion.objects.select_for_update().get(pk=version.pk)
-    if not version.is_draft:
-        raise ValidationError(_("This version is already published."))
-    if not user.has_perm("scoring.publish_ruleset"):
-        raise PermissionDenied(_("You cannot publish the SLA."))
-    missing = sla_missing_approvals(version)
-    if missing:
-        raise ValidationError(
-            _("Approval still needed from: %(sides)s.")
-            % {"sides": ", ".join(str(SlaApproval.Side(s).label) for s in missing)}
-        )
-    SlaVersion.objects.filter(status=SlaVersion.Status.PUBLISHED).update(
-        status=SlaVersion.Status.RETIRED
-    )
-    version.status = SlaVersion.Status.PUBLISHED
-    version.published_at, version.published_by = timezone.now(), user
-    version.save(update_fields=["status", "published_at", "published_by"])
-    return version
+    return signoff.publish(version=version, user=user)

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from leads import selectors as lead_selectors
 from leads.models import Lead, Stage
 from leads.services import TransitionError
-from scoring.services import approval_sides
+from leads.signoff import approval_sides
 
 from . import forms, selectors, services
 from .models import SlaApproval, SlaVersion

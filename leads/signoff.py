@@ -1,0 +1,84 @@
+"""Sign-off of versioned agreements (scoring rule sets, the SLA): one draft at a time, edited
+by both teams, approved by a marketing and a sales role, then published read-only.
+
+A versioned model here has `status` (draft / published / retired), `is_draft`,
+`published_at`, `published_by`, and `approvals` (rows with `user` and `side`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+SIDE_LABELS = {"marketing": gettext_lazy("Marketing"), "sales": gettext_lazy("Sales")}
+
+
+def approval_sides(user: Any) -> list[str]:
+    """The sides a user signs for (a marketing manager, a sales manager, or both)."""
+    sides = []
+    if user.has_perm("scoring.approve_as_marketing"):
+        sides.append("marketing")
+    if user.has_perm("scoring.approve_as_sales"):
+        sides.append("sales")
+    return sides
+
+
+def missing_sides(version: models.Model) -> list[str]:
+    have = set(version.approvals.values_list("side", flat=True))
+    return [side for side in settings.SCORING_REQUIRED_APPROVALS if side not in have]
+
+
+def withdraw_on_edit(version: models.Model) -> int:
+    """Any edit after an approval withdraws it. Returns how many approvals were withdrawn."""
+    if not version.is_draft:
+        raise ValidationError(_("Only a draft can be edited; published versions are read-only."))
+    withdrawn, _rows = version.approvals.all().delete()
+    return withdrawn
+
+
+@transaction.atomic
+def approve(
+    *, version: models.Model, user: Any, problems: Callable[[models.Model], Any]
+) -> list[models.Model]:
+    """Record the user's approval for each side they sign for, if the draft is valid.
+
+    `problems(version)` returns what keeps the draft from being approved (empty if nothing).
+    """
+    version = type(version).objects.select_for_update().get(pk=version.pk)
+    if not version.is_draft:
+        raise ValidationError(_("Only a draft can be approved."))
+    sides = approval_sides(user)
+    if not sides:
+        raise PermissionDenied(_("You cannot approve this."))
+    found = problems(version)
+    if found:
+        raise ValidationError(found)
+    approvals = version.approvals
+    return [approvals.get_or_create(user=user, side=side)[0] for side in sides]
+
+
+@transaction.atomic
+def publish(*, version: models.Model, user: Any) -> models.Model:
+    """Make the draft the version in force; the one before it retires. Needs every side."""
+    model = type(version)
+    version = model.objects.select_for_update().get(pk=version.pk)
+    if not version.is_draft:
+        raise ValidationError(_("This version is already published."))
+    if not user.has_perm("scoring.publish_ruleset"):
+        raise PermissionDenied(_("You cannot publish this."))
+    missing = missing_sides(version)
+    if missing:
+        labels = ", ".join(str(SIDE_LABELS.get(side, side)) for side in missing)
+        raise ValidationError(_("Approval still needed from: %(sides)s.") % {"sides": labels})
+    model.objects.filter(status="published").update(status="retired")
+    version.status = "published"
+    version.published_at, version.published_by = timezone.now(), user
+    version.save(update_fields=["status", "published_at", "published_by"])
+    return version
