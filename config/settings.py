@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "leads",
     "scoring",
     "sla",
+    # After sla: its stage-change hook reads the hand-off that sla's hook keeps.
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -120,6 +122,10 @@ USE_I18N = True
 USE_TZ = True
 # The default display time zone; each user picks their own in their preferences.
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+# Months and weeks of the dashboard and the monthly review: one zone for every viewer, so the
+# review shows everyone the same month. Changing it needs `manage.py reports_rebuild`.
+REPORTS_TIME_ZONE = env.str("REPORTS_TIME_ZONE", default=TIME_ZONE)
+
 # Static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"
 # plotly.js is served from the plotly package's own copy: our static files, never a CDN.
@@ -239,12 +245,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scoring.tasks.resume_stale_rescores_task",
         "schedule": 60.0,
     },
+    # New leads reach the funnel's settled counts (newer ones are counted live meanwhile).
+    "reports-settle-lead-days": {
+        "task": "reports.tasks.lead_days_settle_task",
+        "schedule": 600.0,
+    },
 }
 
 # Integrations ---------------------------------------------------------------------------
 MAUTIC_WEBHOOK_SECRET = env.str("MAUTIC_WEBHOOK_SECRET", default="")
 API_LEAD_BATCH_MAX = 1000
 API_ACTIVITY_BATCH_MAX = 5000
+RESCORE_CHUNK_SIZE = env.int("RESCORE_CHUNK_SIZE", default=50_000)
 # Which sides must approve a scoring draft before it can go live.
 SCORING_REQUIRED_APPROVALS = env.list("SCORING_REQUIRED_APPROVALS", default=["marketing", "sales"])
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("preferences/", lead_views.preferences, name="preferences"),
     path("leads/", include("leads.urls")),
     path("scoring/", include("scoring.urls")),
+    path("", include("reports.urls")),
     path("sla/", include("sla.urls")),
     # The short address reps bookmark.
     path(
@@ -26,6 +27,7 @@ urlpatterns = [
     ),
     path("api/v1/", include("leads.api_urls")),
     path("api/v1/", include("scoring.api")),
+    path("api/v1/", include("reports.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),

@@ -46,6 +46,8 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "sla.change_closedday",
         "sla.delete_closedday",
         "sla.view_handoff",
+        "reports.view_dashboard",
+        "reports.edit_review",
     },
     SALES_REP: {
         "leads.view_lead",
@@ -86,6 +88,8 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "sla.delete_routingrule",
         "leads.change_profile",
         "leads.view_profile",
+        "reports.view_dashboard",
+        "reports.edit_review",
     },
     INTEGRATION: {
         "leads.view_lead",

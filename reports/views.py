@@ -1,0 +1,246 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from . import charts, exports, selectors, services
+from .forms import ActionItemForm, MetricFilterForm, ReviewNoteForm
+from .models import SIZE_BAND_CODES, ActionItem, ReviewNote
+
+view_dashboard = permission_required("reports.view_dashboard", raise_exception=True)
+
+
+def _filtered(request: HttpRequest) -> tuple[MetricFilterForm, selectors.Filters | None]:
+    form = MetricFilterForm(request.GET)
+    return form, (form.filters() if form.is_valid() else None)
+
+
+@login_required
+@view_dashboard
+def dashboard(request: HttpRequest) -> HttpResponse:
+    form, filters = _filtered(request)
+    context: dict[str, Any] = {
+        "form": form,
+        "choices": selectors.filter_choices(filters),
+        "sizes": SIZE_BAND_CODES,
+        "time_zone": selectors.report_time_zone().key,
+    }
+    if filters is None:
+        return render(request, "reports/dashboard.html", context, status=400)
+    data = selectors.all_metrics(filters)
+    query = urlencode(filters.as_params())
+    context.update(
+        filters=filters,
+        data=data,
+        summary=selectors.period_summary(data),
+        figures=charts.dashboard_figures(data),
+        query=query,
+        share_url=request.build_absolute_uri(f"{reverse('reports:dashboard')}?{query}"),
+        api_url=f"{reverse('api-metric-mql-volume')}?{query}",
+        review_month=selectors.month_key(selectors.month_start(filters.end)),
+        conversion_rows=list(
+            zip(data["conversion"]["months"], data["marketing-targets"]["months"], strict=True)
+        ),
+        maturity_days=selectors.COHORT_MATURITY_DAYS,
+    )
+    return render(request, "reports/dashboard.html", context)
+
+
+@login_required
+@view_dashboard
+def dashboard_export(request: HttpRequest) -> HttpResponse:
+    form, filters = _filtered(request)
+    if filters is None:
+        return HttpResponse(
+            "\n".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    rows = exports.dashboard_rows(selectors.all_metrics(filters))
+    return exports.csv_response(rows, f"handoff-{filters.start}-{filters.end}.csv")
+
+
+def _current_month() -> dt.date:
+    return selectors.month_start(selectors.report_today())
+
+
+def _check_month(month: dt.date) -> None:
+    if month > _current_month():
+        raise Http404(_("That month has not started yet."))
+
+
+@login_required
+@view_dashboard
+def review_latest(request: HttpRequest) -> HttpResponse:
+    """The meeting reviews the month that just ended."""
+    month = selectors.add_months(_current_month(), -1)
+    return redirect("reports:review", month=month)
+
+
+@login_required
+@view_dashboard
+def review(request: HttpRequest, month: dt.date) -> HttpResponse:
+    _check_month(month)
+    result = selectors.review(month)
+    data = result["data"]
+    figures = {
+        "chart-volume": charts.mql_volume_figure(data["mql-volume"]),
+        "chart-compliance": charts.compliance_figure(data["sla-compliance"]),
+        "chart-conversion": charts.conversion_figure(data["conversion"], data["marketing-targets"]),
+        "chart-rejections": charts.rejection_figure(data["rejection-reasons"]),
+        "chart-compliance-rep": charts.compliance_by_rep_figure(data["sla-compliance-by-rep"]),
+        "chart-calibration": charts.calibration_figure(data["score-calibration"]),
+    }
+    can_edit = request.user.has_perm("reports.edit_review")
+    notes = ReviewNote.objects.filter(month=month).select_related("author")
+    actions = ActionItem.objects.filter(month=month).select_related("owner", "author", "done_by")
+    open_before = (
+        ActionItem.objects.filter(month__lt=month, done_at__isnull=True)
+        .select_related("owner")
+        .order_by("month", "id")
+    )
+    edit_note = _int(request.GET.get("edit_note"))
+    edit_action = _int(request.GET.get("edit_action"))
+    context = {
+        "month": month,
+        "review": result,
+        "figures": figures,
+        "targets": data["marketing-targets"]["months"][-1],
+        "previous_month": selectors.add_months(month, -1),
+        "next_month": selectors.add_months(month, 1) if month < _current_month() else None,
+        "time_zone": selectors.report_time_zone().key,
+        "maturity_days": selectors.COHORT_MATURITY_DAYS,
+        "notes": notes,
+        "actions": actions,
+        "open_before": open_before,
+        "can_edit": can_edit,
+        "note_form": ReviewNoteForm(),
+        "action_form": ActionItemForm(),
+        "edit_note": edit_note,
+        "edit_action": edit_action,
+        "edit_note_form": _edit_form(ReviewNoteForm, notes, edit_note) if can_edit else None,
+        "edit_action_form": _edit_form(ActionItemForm, actions, edit_action) if can_edit else None,
+        "today": timezone.localdate(),
+    }
+    return render(request, "reports/review.html", context)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def _edit_form(form_class: type, rows: Any, pk: int | None) -> Any:
+    if pk is None:
+        return None
+    instance = next((r for r in rows if r.pk == pk), None)
+    return form_class(instance=instance) if instance else None
+
+
+@login_required
+@view_dashboard
+def review_export(request: HttpRequest, month: dt.date) -> HttpResponse:
+    _check_month(month)
+    rows = exports.review_rows(selectors.review(month))
+    return exports.csv_response(rows, f"handoff-review-{selectors.month_key(month)}.csv")
+
+
+def _back(month: dt.date, anchor: str) -> HttpResponse:
+    return redirect(reverse("reports:review", kwargs={"month": month}) + f"#{anchor}")
+
+
+def _errors(request: HttpRequest, exc: ValidationError | PermissionDenied) -> None:
+    if isinstance(exc, ValidationError):
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.error(request, str(exc) or _("You are not allowed to do that."))
+
+
+def _form_errors(request: HttpRequest, form: Any) -> None:
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        for error in errors:
+            messages.error(request, f"{label}: {error}" if label else error)
+
+
+@login_required
+@view_dashboard
+@require_POST
+def note_save(request: HttpRequest, month: dt.date, note_id: int | None = None) -> HttpResponse:
+    _check_month(month)
+    note = get_object_or_404(ReviewNote, pk=note_id, month=month) if note_id else None
+    form = ReviewNoteForm(request.POST, instance=note)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return _back(month, "decisions")
+    try:
+        if note is None:
+            services.review_note_add(
+                month=month,
+                user=request.user,
+                text=form.cleaned_data["text"],
+                kind=form.cleaned_data["kind"],
+            )
+            messages.success(request, _("Recorded."))
+        else:
+            services.review_note_edit(
+                note=note,
+                user=request.user,
+                text=form.cleaned_data["text"],
+                kind=form.cleaned_data["kind"],
+            )
+            messages.success(request, _("Saved."))
+    except (ValidationError, PermissionDenied) as exc:
+        _errors(request, exc)
+    return _back(month, "decisions")
+
+
+@login_required
+@view_dashboard
+@require_POST
+def action_save(request: HttpRequest, month: dt.date, action_id: int | None = None) -> HttpResponse:
+    _check_month(month)
+    item = get_object_or_404(ActionItem, pk=action_id, month=month) if action_id else None
+    form = ActionItemForm(request.POST, instance=item)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return _back(month, "actions")
+    fields = {k: form.cleaned_data[k] for k in ("what", "owner", "due_on")}
+    try:
+        if item is None:
+            services.action_item_add(month=month, user=request.user, **fields)
+            messages.success(request, _("Action item recorded."))
+        else:
+            services.action_item_edit(item=item, user=request.user, **fields)
+            messages.success(request, _("Saved."))
+    except (ValidationError, PermissionDenied) as exc:
+        _errors(request, exc)
+    return _back(month, "actions")
+
+
+@login_required
+@view_dashboard
+@require_POST
+def action_done(request: HttpRequest, month: dt.date, action_id: int) -> HttpResponse:
+    item = get_object_or_404(ActionItem, pk=action_id, month=month)
+    try:
+        services.action_item_set_done(
+            item=item, user=request.user, done=request.POST.get("done") != "0"
+        )
+    except PermissionDenied as exc:
+        _errors(request, exc)
+    return _back(month, "actions")
