@@ -130,6 +130,20 @@ def demo_users_ensure() -> dict[str, Any]:
     return users
 
 
+def _demo_first_call(plan: Any, rep: Any, mql_at: dt.datetime, accepted: dt.datetime) -> None:
+    """Reps call before or as they accept: somewhere between the MQL and the acceptance."""
+    from sla.services import contact_log
+
+    spread = (accepted - mql_at) * ((plan.index * 37) % 100) / 100
+    contact_log(
+        lead=plan.lead,
+        user=rep,
+        channel="call" if plan.index % 4 else "email",
+        at=accepted - spread,
+        note="Intro call" if plan.index % 4 else "Intro e-mail",
+    )
+
+
 def _demo_sla() -> None:
     """The demo teams work Tokyo hours with Japanese public holidays."""
     from sla.models import SlaVersion
@@ -305,6 +319,7 @@ def demo_seed(
             ),
             key=lambda row: row[:3],
         )
+        mql_at: dict[int, dt.datetime] = {}
         for _at, _index, _n, plan, step in steps:
             lead_transition(
                 lead=plan.lead,
@@ -316,6 +331,10 @@ def demo_seed(
                 note=step.note,
                 context=step.context,
             )
+            if step.to_stage == Stage.MQL:
+                mql_at[plan.index] = step.at
+            elif step.to_stage == Stage.SAL and step.actor:
+                _demo_first_call(plan, users[step.actor], mql_at[plan.index], step.at)
     anchor = dt.datetime.combine(today, dt.time(), tzinfo=TZ)
     new_mqls = _demo_scoring(users, anchor)
     if stdout:
