@@ -66,6 +66,25 @@ class ActivityKind(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+class ApprovalBase(models.Model):
+    """One person's sign-off of a draft for one side (rule sets, the SLA)."""
+
+    class Side(models.TextChoices):
+        MARKETING = "marketing", _("Marketing")
+        SALES = "sales", _("Sales")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    side = models.CharField(_("side"), max_length=10, choices=Side.choices)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+        ordering = ["at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.side})"
+
+
 class Team(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
     # Optional Slack-compatible incoming webhook that hears about this team's hand-offs.

@@ -5,11 +5,9 @@ Published versions are read-only, and any saved edit of the draft withdraws its 
 """
 
 from django import forms
-from django.contrib import admin, messages
-from django.urls import reverse
-from django.utils.html import format_html
-from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
+from django.contrib import admin
+
+from leads.admin import SignedVersionAdmin
 
 from . import services
 from .models import Rule, RuleSetVersion
@@ -66,44 +64,13 @@ class RuleInline(admin.TabularInline):
 
 
 @admin.register(RuleSetVersion)
-class RuleSetVersionAdmin(SimpleHistoryAdmin):
+class RuleSetVersionAdmin(SignedVersionAdmin):
+    overview_url_name = "scoring:overview"
     list_display = ["number", "name", "status", "mql_threshold", "published_at", "overview"]
     list_filter = ["status"]
     fields = ["name", "mql_threshold", "min_fit_score", "decay_half_life_days"]
     inlines = [RuleInline]
 
-    @admin.display(description=_("Overview"))
-    def overview(self, obj) -> str:
-        return format_html('<a href="{}">{}</a>', reverse("scoring:overview"), _("Open"))
-
-    def has_add_permission(self, request) -> bool:
-        # Drafts start from the scoring page, as a copy of the live version.
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        if obj is not None and not obj.is_draft:
-            return False
-        return super().has_change_permission(request, obj)
-
-    def save_model(self, request, obj, form, change) -> None:
-        super().save_model(request, obj, form, change)
-        self._changed = form.has_changed()
-
-    def save_related(self, request, form, formsets, change) -> None:
-        super().save_related(request, form, formsets, change)
-        changed = getattr(self, "_changed", False) or any(fs.has_changed() for fs in formsets)
-        if changed and services.draft_edited(version=form.instance, user=request.user):
-            messages.warning(request, _("The draft changed, so its approvals were withdrawn."))
-
-    def response_change(self, request, obj):
-        if "_continue" not in request.POST and "_addanother" not in request.POST:
-            return self._redirect_overview()
-        return super().response_change(request, obj)
-
-    def _redirect_overview(self):
-        from django.shortcuts import redirect
-
-        return redirect("scoring:overview")
+    def withdraw_approvals(self, version, user) -> int:
+        # Scoring also notes the withdrawal on the draft's discussion.
+        return services.draft_edited(version=version, user=user)

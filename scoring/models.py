@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from leads.models import ActivityKind
+from leads.models import ActivityKind, ApprovalBase
 
 
 class RuleSetVersion(models.Model):
@@ -145,24 +145,13 @@ class Rule(models.Model):
             raise ValidationError(errors)
 
 
-class Approval(models.Model):
-    class Side(models.TextChoices):
-        MARKETING = "marketing", _("Marketing")
-        SALES = "sales", _("Sales")
-
+class Approval(ApprovalBase):
     version = models.ForeignKey(RuleSetVersion, on_delete=models.CASCADE, related_name="approvals")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    side = models.CharField(_("side"), max_length=10, choices=Side.choices)
-    at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
-        ordering = ["at"]
+    class Meta(ApprovalBase.Meta):
         constraints = [
             models.UniqueConstraint(fields=["version", "user", "side"], name="approval_once")
         ]
-
-    def __str__(self) -> str:
-        return f"{self.user} ({self.side})"
 
 
 class DraftComment(models.Model):

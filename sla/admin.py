@@ -5,14 +5,12 @@ page, and any saved edit withdraws the draft's approvals (sla.services.sla_draft
 Hand-offs and what happened to them are records, shown read-only.
 """
 
-from django.contrib import admin, messages
-from django.shortcuts import redirect
-from django.urls import reverse
-from django.utils.html import format_html
+from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import services
+from leads.admin import SignedVersionAdmin
+
 from .forms import SlaVersionForm
 from .models import (
     Assignment,
@@ -45,7 +43,8 @@ class ClosedDayInline(admin.TabularInline):
 
 
 @admin.register(SlaVersion)
-class SlaVersionAdmin(SimpleHistoryAdmin):
+class SlaVersionAdmin(SignedVersionAdmin):
+    overview_url_name = "sla:overview"
     form = SlaVersionForm
     list_display = [
         "number",
@@ -85,37 +84,6 @@ class SlaVersionAdmin(SimpleHistoryAdmin):
         ),
         (_("Marketing promises"), {"fields": ["min_mqls_per_month", "min_acceptance_rate"]}),
     ]
-
-    @admin.display(description=_("Overview"))
-    def overview(self, obj) -> str:
-        return format_html('<a href="{}">{}</a>', reverse("sla:overview"), _("Open"))
-
-    def has_add_permission(self, request) -> bool:
-        # Drafts start from the SLA page, as a copy of the version in force.
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        if obj is not None and not obj.is_draft:
-            return False
-        return super().has_change_permission(request, obj)
-
-    def save_model(self, request, obj, form, change) -> None:
-        super().save_model(request, obj, form, change)
-        self._changed = form.has_changed()
-
-    def save_related(self, request, form, formsets, change) -> None:
-        super().save_related(request, form, formsets, change)
-        changed = getattr(self, "_changed", False) or any(fs.has_changed() for fs in formsets)
-        if changed and services.sla_draft_edited(version=form.instance, user=request.user):
-            messages.warning(request, _("The draft changed, so its approvals were withdrawn."))
-
-    def response_change(self, request, obj):
-        if "_continue" not in request.POST and "_addanother" not in request.POST:
-            return redirect("sla:overview")
-        return super().response_change(request, obj)
 
 
 @admin.register(RoutingRule)

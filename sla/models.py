@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from leads.models import Lead, StageEvent, Team
+from leads.models import ApprovalBase, Lead, StageEvent, Team
 
 
 def _weekdays() -> list[int]:
@@ -114,24 +114,13 @@ class ClosedDay(models.Model):
         return f"{self.date} {self.name}"
 
 
-class SlaApproval(models.Model):
-    class Side(models.TextChoices):
-        MARKETING = "marketing", _("Marketing")
-        SALES = "sales", _("Sales")
-
+class SlaApproval(ApprovalBase):
     version = models.ForeignKey(SlaVersion, on_delete=models.CASCADE, related_name="approvals")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    side = models.CharField(_("side"), max_length=10, choices=Side.choices)
-    at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
-        ordering = ["at"]
+    class Meta(ApprovalBase.Meta):
         constraints = [
             models.UniqueConstraint(fields=["version", "user", "side"], name="sla_approval_once")
         ]
-
-    def __str__(self) -> str:
-        return f"{self.user} ({self.side})"
 
 
 class RoutingRule(models.Model):
