@@ -7,21 +7,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from leads.models import ActivityKind, ApprovalBase
+from leads.models import ActivityKind, ApprovalBase, SignedVersionBase
 
 
-class RuleSetVersion(models.Model):
+class RuleSetVersion(SignedVersionBase):
     """One version of the scoring model. Edits happen on the draft; published ones are frozen."""
 
-    class Status(models.TextChoices):
-        DRAFT = "draft", _("Draft")
-        PUBLISHED = "published", _("Published")
-        RETIRED = "retired", _("Retired")
-
-    number = models.PositiveIntegerField(_("version"), unique=True)
-    status = models.CharField(
-        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
-    )
     name = models.CharField(_("name"), max_length=200, blank=True)
     mql_threshold = models.FloatField(_("MQL threshold"), default=50)
     min_fit_score = models.IntegerField(
@@ -39,18 +30,9 @@ class RuleSetVersion(models.Model):
     based_on = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(_("created"), default=timezone.now)
-    published_at = models.DateTimeField(_("published"), null=True, blank=True)
-    published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
     history = HistoricalRecords()
 
-    class Meta:
-        ordering = ["-number"]
+    class Meta(SignedVersionBase.Meta):
         verbose_name = _("rule set")
         verbose_name_plural = _("rule sets")
         constraints = [
@@ -68,10 +50,6 @@ class RuleSetVersion(models.Model):
 
     def __str__(self) -> str:
         return f"v{self.number} ({self.get_status_display()})"
-
-    @property
-    def is_draft(self) -> bool:
-        return self.status == self.Status.DRAFT
 
 
 class Rule(models.Model):

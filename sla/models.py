@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from leads.models import ApprovalBase, Lead, StageEvent, Team
+from leads.models import ApprovalBase, Lead, SignedVersionBase, StageEvent, Team
 
 
 def _weekdays() -> list[int]:
@@ -19,18 +19,9 @@ def _default_time_zone() -> str:
     return settings.TIME_ZONE
 
 
-class SlaVersion(models.Model):
+class SlaVersion(SignedVersionBase):
     """The agreement. Edited as a draft, signed by both sides, then read-only."""
 
-    class Status(models.TextChoices):
-        DRAFT = "draft", _("Draft")
-        PUBLISHED = "published", _("Published")
-        RETIRED = "retired", _("Retired")
-
-    number = models.PositiveIntegerField(_("version"), unique=True)
-    status = models.CharField(
-        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
-    )
     # Business calendar.
     time_zone = models.CharField(_("time zone"), max_length=64, default=_default_time_zone)
     working_days = models.JSONField(
@@ -70,18 +61,9 @@ class SlaVersion(models.Model):
     # Marketing's side.
     min_mqls_per_month = models.PositiveIntegerField(_("MQLs per month, at least"), default=100)
     min_acceptance_rate = models.FloatField(_("acceptance rate, at least (%)"), default=70)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(_("created"), default=timezone.now)
-    published_at = models.DateTimeField(_("published"), null=True, blank=True)
-    published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
     history = HistoricalRecords()
 
-    class Meta:
-        ordering = ["-number"]
+    class Meta(SignedVersionBase.Meta):
         verbose_name = _("SLA")
         verbose_name_plural = _("SLAs")
         constraints = [
@@ -92,10 +74,6 @@ class SlaVersion(models.Model):
 
     def __str__(self) -> str:
         return f"SLA v{self.number} ({self.get_status_display()})"
-
-    @property
-    def is_draft(self) -> bool:
-        return self.status == self.Status.DRAFT
 
 
 class ClosedDay(models.Model):
