@@ -43,11 +43,32 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "simple_history",
     "leads",
+    "signoff",
     "scoring",
     "sla",
-    # After sla: its stage-change hook reads the hand-off that sla's hook keeps.
     "reports",
 ]
+
+# What follows a change to a lead, in this order. Declared here rather than registered by the
+# apps, so one place shows what a stage change sets off and the order never depends on
+# INSTALLED_APPS. Lower apps name higher ones only here, as strings (see the layers contract
+# in pyproject.toml).
+LIFECYCLE_FOLLOWERS = {
+    # Every StageEvent (leads.services.lead_transition), inside its transaction: the SLA opens,
+    # accepts or closes the hand-off, then the report facts read the event and that hand-off.
+    "stage_changed": [
+        "sla.services.handoff_follow_stage",
+        "reports.services.facts_follow_stage",
+    ],
+    # A hand-off changed without a stage change (a first contact, a reassignment), inside the
+    # transaction of that change.
+    "handoff_changed": ["reports.services.facts_follow_handoff"],
+    # After commit, the ids of leads whose attributes or activities changed: rescore them.
+    "lead_changed": ["scoring.services.rescore_leads_enqueue"],
+}
+# What the lead page shows beyond the lead's own data, each a function (request, lead) that
+# returns template context: the SLA's actions, hand-off and score explanation.
+LEAD_PAGE_PANELS = ["sla.views.lead_panels"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -184,7 +205,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "leads.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Handoff API",

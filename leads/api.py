@@ -2,123 +2,45 @@
 
 Views stay thin: they validate with the input serializers shared with CSV import and webhooks
 (`leads.validation`), call a service or a selector, and answer through their own output
-serializer. Every error is `{"errors": {"field": ["reason"]}}` (see `leads.api_errors`).
+serializer. Every error is `{"errors": {"field": ["reason"]}}` (see `core.api`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, Value
-from django.db.models.functions import Lower
+from django.db import IntegrityError
 from django.urls import path
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, NotFound, ParseError, ValidationError
-from rest_framework.parsers import JSONParser
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.views import APIView
+
+from core.api import (
+    READ_ERRORS,
+    WRITE_ERRORS,
+    ApiView,
+    BatchItems,
+    ErrorsOutput,
+    batch_counts,
+    batch_error,
+    batch_output,
+    batch_result,
+    validated,
+)
+from core.validation import MAX_ID, StrictSerializer
 
 from . import selectors, services
 from .models import Activity, Company, Lead, Stage, StageEvent
-from .validation import ActivityInput, LeadInput, StrictSerializer, flatten_errors
-
-# The largest id the databases store (bigint). Larger numbers in a query would overflow the
-# SQLite driver instead of simply matching nothing.
-MAX_ID = 2**63 - 1
+from .validation import ActivityInput, LeadInput
 
 LEAD_WRITE_PERMS = ("leads.add_lead", "leads.change_lead")
 LEAD_READ_PERMS = ("leads.view_lead",)
 ACTIVITY_WRITE_PERMS = ("leads.add_activity",)
-
-
-# Plumbing shared by the views -------------------------------------------------------------
-
-
-class HasRequiredPerms(BasePermission):
-    """Every permission the view lists for the request's method (HEAD counts as GET)."""
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        method = "GET" if request.method == "HEAD" else request.method
-        return request.user.has_perms(getattr(view, "required_perms", {}).get(method, ()))
-
-
-class StrictJSONParser(JSONParser):
-    """DRF's JSON parser, plus a 400 for input nested deeper than Python's decoder goes."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise ParseError(_("JSON parse error - nested too deeply.")) from None
-
-
-class PayloadTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = gettext_lazy("The request body is too large; send smaller batches.")
-    default_code = "too_large"
-
-
-class ApiView(APIView):
-    permission_classes = [IsAuthenticated, HasRequiredPerms]
-    # JSON only: anything else is a 415, never a form silently parsed into something else.
-    parser_classes = [StrictJSONParser]
-    required_perms: Mapping[str, tuple[str, ...]] = {}
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, RequestDataTooBig):
-            # Django raises this outside DRF's exception types; keep the JSON error format.
-            exc = PayloadTooLarge()
-        return super().handle_exception(exc)
-
-
-class ErrorsOutput(serializers.Serializer):
-    errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        help_text="Field name (dotted for nested fields, non_field_errors for the body as a "
-        "whole) mapped to the reasons it was refused.",
-    )
-
-    class Meta:
-        ref_name = "Errors"
-
-
-READ_ERRORS = {400: ErrorsOutput, 401: ErrorsOutput, 403: ErrorsOutput}
-WRITE_ERRORS = {**READ_ERRORS, 413: ErrorsOutput, 415: ErrorsOutput}
-
-
-def _validated(serializer_class: type[serializers.Serializer], data: Any) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-class BatchItems(serializers.ListField):
-    """A list whose items the view validates one by one, so one bad item fails alone.
-
-    The cap is read from settings on every request (a deploy can tune it; tests lower it).
-    """
-
-    max_setting = ""
-
-    def to_internal_value(self, data: Any) -> list:
-        limit = getattr(settings, self.max_setting)
-        if isinstance(data, list) and len(data) > limit:
-            raise ValidationError(
-                _("At most %(limit)d items per request (got %(count)d); split the batch.")
-                % {"limit": limit, "count": len(data)}
-            )
-        return super().to_internal_value(data)
 
 
 @extend_schema_field(LeadInput(many=True))
@@ -131,75 +53,13 @@ class ActivityItems(BatchItems):
     max_setting = "API_ACTIVITY_BATCH_MAX"
 
 
-def _result(index: int, status_: str, id_: int | None) -> dict[str, Any]:
-    return {"index": index, "status": status_, "id": id_}
-
-
-def _error_result(index: int, detail: Any) -> dict[str, Any]:
-    return {"index": index, "status": "error", "id": None, "errors": flatten_errors(detail)}
-
-
-def _counts(results: Iterable[dict[str, Any]], statuses: Iterable[str]) -> dict[str, int]:
-    counts = dict.fromkeys(statuses, 0)
-    for result in results:
-        counts[result["status"]] += 1
-    return counts
-
-
-def _batch_output(*, ref: str, statuses: tuple[str, ...]) -> type[serializers.Serializer]:
-    """The documented shape of a batch answer (results in request order, and counts)."""
-
-    class ResultSerializer(serializers.Serializer):
-        index = serializers.IntegerField(help_text="Position of the item in the request.")
-        status = serializers.ChoiceField(choices=statuses, help_text="What happened to this item.")
-        id = serializers.IntegerField(allow_null=True, help_text="The stored row, if any.")
-        errors = serializers.DictField(
-            child=serializers.ListField(child=serializers.CharField()),
-            required=False,
-            help_text="Only when status is error: field name mapped to reasons.",
-        )
-
-        class Meta:
-            ref_name = f"{ref}Result"
-
-    CountsSerializer = type(
-        "CountsSerializer",
-        (serializers.Serializer,),
-        {
-            **{name: serializers.IntegerField() for name in statuses},
-            "Meta": type("Meta", (), {"ref_name": f"{ref}Counts"}),
-        },
-    )
-
-    class OutputSerializer(serializers.Serializer):
-        results = ResultSerializer(many=True)
-        counts = CountsSerializer()
-
-        class Meta:
-            ref_name = f"{ref}Output"
-
-    return OutputSerializer
-
-
 # Output shapes reused by several views --------------------------------------------------
 
 
 LEAD_FIELDS = [
     "id",
     "email",
-    "first_name",
-    "last_name",
-    "title",
-    "seniority",
-    "department",
-    "phone",
-    "country",
-    "source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
+    *Lead.PROFILE_FIELDS,
     "company",
     "custom",
     "owner",
@@ -215,7 +75,7 @@ LEAD_FIELDS = [
 class CompanyOutput(serializers.ModelSerializer):
     class Meta:
         model = Company
-        fields = ["name", "domain", "industry", "employees", "annual_revenue", "listed"]
+        fields = ["name", "domain", *Company.PROFILE_FIELDS]
         read_only_fields = fields
         ref_name = "LeadCompany"
 
@@ -307,7 +167,7 @@ class LeadCollectionApi(ApiView):
         responses={200: OutputSerializer(many=True), **READ_ERRORS},
     )
     def get(self, request: Request) -> Response:
-        filters = _validated(self.FilterSerializer, request.query_params)
+        filters = validated(self.FilterSerializer, request.query_params)
         leads = selectors.lead_list(user=request.user, filters=filters)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(leads, request, view=self)
@@ -324,7 +184,7 @@ class LeadCollectionApi(ApiView):
         responses={201: OutputSerializer, 200: OutputSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
-        data = _validated(self.InputSerializer, request.data)
+        data = validated(self.InputSerializer, request.data)
         lead, created = services.lead_upsert(data=data)
         return Response(
             self.OutputSerializer(lead).data,
@@ -346,7 +206,7 @@ class LeadBatchApi(ApiView):
         class Meta:
             ref_name = "LeadBatchInput"
 
-    OutputSerializer = _batch_output(ref="LeadBatch", statuses=STATUSES)
+    OutputSerializer = batch_output(ref="LeadBatch", statuses=STATUSES)
 
     @extend_schema(
         operation_id="leads_batch_upsert",
@@ -360,7 +220,7 @@ class LeadBatchApi(ApiView):
         responses={200: OutputSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
-        items = _validated(self.InputSerializer, request.data)["leads"]
+        items = validated(self.InputSerializer, request.data)["leads"]
         # One bound serializer for every item: a new instance per item deep-copies its fields.
         item_input = LeadInput()
         results = []
@@ -369,17 +229,17 @@ class LeadBatchApi(ApiView):
                 data = item_input.run_validation(item)
                 lead, created = services.lead_upsert(data=data)
             except ValidationError as exc:
-                results.append(_error_result(index, exc.detail))
+                results.append(batch_error(index, exc.detail))
             except IntegrityError:
                 # A concurrent request wrote the same company or lead; lead_upsert's own
                 # transaction has rolled this item back.
                 results.append(
-                    _error_result(index, [_("Changed by another request; send it again.")])
+                    batch_error(index, [_("Changed by another request; send it again.")])
                 )
             else:
-                results.append(_result(index, "created" if created else "updated", lead.pk))
+                results.append(batch_result(index, "created" if created else "updated", lead.pk))
         # Built as plain data: 1,000 result rows through DRF fields cost more than it is worth.
-        return Response({"results": results, "counts": _counts(results, self.STATUSES)})
+        return Response({"results": results, "counts": batch_counts(results, self.STATUSES)})
 
 
 class LeadDetailApi(ApiView):
@@ -454,168 +314,6 @@ class LeadDetailApi(ApiView):
 # Activities ---------------------------------------------------------------------------------
 
 
-def _no_lead(field: str) -> dict[str, list[str]]:
-    if field == "lead_id":
-        return {"lead_id": [_("No lead with this id.")]}
-    return {"email": [_("No lead with this e-mail.")]}
-
-
-def _match_lead(
-    data: Mapping[str, Any], by_id: Mapping[int, Lead], by_email: Mapping[str, Lead]
-) -> Lead:
-    """The lead an activity names, by lead_id or else by e-mail; a ValidationError if none.
-
-    Leads are never created implicitly: an activity for an unknown person is an error the
-    sender has to fix (send the lead first).
-    """
-    email = data.get("email") or ""
-    if data.get("lead_id"):
-        lead = by_id.get(data["lead_id"])
-        if lead is None:
-            raise ValidationError(_no_lead("lead_id"))
-        if email and lead.email.lower() != email.lower():
-            raise ValidationError({"email": [_("This is not the e-mail of that lead_id.")]})
-        return lead
-    lead = by_email.get(email.lower())
-    if lead is None:
-        raise ValidationError(_no_lead("email"))
-    return lead
-
-
-def _visible_leads(
-    *, user: Any, ids: Iterable[int], emails: Iterable[str]
-) -> tuple[dict[int, Lead], dict[str, Lead]]:
-    """The leads the user may see among these ids and e-mails, in one query."""
-    ids = {i for i in ids if i <= MAX_ID}
-    emails = set(emails)
-    if not ids and not emails:
-        return {}, {}
-    # LOWER(email) on both sides, as in the unique index, so the lookup can use that index.
-    match = Q(pk__in=ids) | Q(email_lower__in=[Lower(Value(e)) for e in emails])
-    qs = (
-        Lead.objects.filter(selectors.lead_visible_q(user))
-        .alias(email_lower=Lower("email"))
-        .filter(match)
-        .only("id", "email")
-    )
-    leads = list(qs)
-    return {lead.pk: lead for lead in leads}, {lead.email.lower(): lead for lead in leads}
-
-
-def _stored_activity_ids(keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """Ids of activities already stored under these (source_system, external_id) pairs."""
-    if not keys:
-        return {}
-    rows = Activity.objects.filter(
-        external_id__isnull=False,
-        source_system__in={s for s, _e in keys},
-        external_id__in={e for _s, e in keys},
-    ).values_list("source_system", "external_id", "pk")
-    return {(s, e): pk for s, e, pk in rows if (s, e) in keys}
-
-
-def _activity_key(data: Mapping[str, Any]) -> tuple[str, str] | None:
-    external_id = data.get("external_id")
-    return (data["source_system"], external_id) if external_id else None
-
-
-def _activities_store(pending: list[Activity]) -> list[tuple[int, bool]]:
-    """Store new activities; (id, created) for each, in order.
-
-    The caller checked for stored duplicates, so normally this is one bulk insert. If another
-    request stored one of the same events in between, the unique constraint stops the insert
-    and we fall back to the service one by one, which tells duplicates apart.
-    """
-    if not pending:
-        return []
-    if connection.features.can_return_rows_from_bulk_insert:
-        try:
-            with transaction.atomic():
-                Activity.objects.bulk_create(pending, batch_size=1000)
-            return [(activity.pk, True) for activity in pending]
-        except IntegrityError:
-            pass  # rolled back as a whole; redo item by item below
-    # Each call notifies scoring itself; the caller's single notify then repeats those ids,
-    # which only costs a redundant rescore on this rare path.
-    out = []
-    for activity in pending:
-        stored, created = services.activity_add(
-            lead=activity.lead,
-            kind=activity.kind,
-            occurred_at=activity.occurred_at,
-            properties=activity.properties,
-            source_system=activity.source_system,
-            external_id=activity.external_id,
-        )
-        out.append((stored.pk, created))
-    return out
-
-
-def activities_add_many(*, user: Any, items: list[Any]) -> list[dict[str, Any]]:
-    """Validate and record a batch of activities; one result per item, in order.
-
-    Set-based: one query finds the leads, one finds already stored events, one bulk insert
-    writes the rest. Resends (same source_system and external_id, stored before or earlier
-    in the same batch) are "duplicate" and write nothing. Leads are not created implicitly.
-    """
-    item_input = ActivityInput()
-    results: list[Any] = [None] * len(items)  # every slot is filled below
-    valid: list[tuple[int, dict]] = []
-    for index, item in enumerate(items):
-        try:
-            valid.append((index, item_input.run_validation(item)))
-        except ValidationError as exc:
-            results[index] = _error_result(index, exc.detail)
-
-    by_id, by_email = _visible_leads(
-        user=user,
-        ids=(d["lead_id"] for _i, d in valid if d.get("lead_id")),
-        emails=(d["email"] for _i, d in valid if d.get("email") and not d.get("lead_id")),
-    )
-    stored = _stored_activity_ids({k for _i, d in valid if (k := _activity_key(d))})
-
-    pending: list[Activity] = []
-    pending_index: list[int] = []
-    first_in_batch: dict[tuple[str, str], int] = {}  # key -> position in pending
-    repeats: list[tuple[int, int]] = []  # (item index, position in pending)
-    for index, data in valid:
-        try:
-            lead = _match_lead(data, by_id, by_email)
-        except ValidationError as exc:
-            results[index] = _error_result(index, exc.detail)
-            continue
-        key = _activity_key(data)
-        if key in stored:
-            results[index] = _result(index, "duplicate", stored[key])
-            continue
-        if key in first_in_batch:
-            repeats.append((index, first_in_batch[key]))
-            continue
-        if key is not None:
-            first_in_batch[key] = len(pending)
-        pending.append(
-            Activity(
-                lead=lead,
-                kind=data["kind"],
-                occurred_at=data["occurred_at"],
-                properties=dict(data.get("properties") or {}),
-                source_system=data["source_system"],
-                external_id=data.get("external_id") or None,
-            )
-        )
-        pending_index.append(index)
-
-    written = _activities_store(pending)
-    for index, (pk, created) in zip(pending_index, written, strict=True):
-        results[index] = _result(index, "created" if created else "duplicate", pk)
-    for index, position in repeats:
-        results[index] = _result(index, "duplicate", written[position][0])
-    touched = [a.lead_id for a, (_pk, created) in zip(pending, written, strict=True) if created]
-    # Once for the whole batch, so scoring sees one change per lead, not one per event.
-    services.notify_lead_changed(touched)
-    return results
-
-
 class ActivityCreateApi(ApiView):
     """Record one activity of a known lead; a resend of the same event is harmless."""
 
@@ -646,13 +344,8 @@ class ActivityCreateApi(ApiView):
         responses={201: OutputSerializer, 200: OutputSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
-        data = _validated(self.InputSerializer, request.data)
-        by_id, by_email = _visible_leads(
-            user=request.user,
-            ids=[data["lead_id"]] if data.get("lead_id") else [],
-            emails=[data["email"]] if data.get("email") and not data.get("lead_id") else [],
-        )
-        lead = _match_lead(data, by_id, by_email)
+        data = validated(self.InputSerializer, request.data)
+        lead = services.activity_lead(user=request.user, data=data)
         activity, created = services.activity_add(
             lead=lead,
             kind=data["kind"],
@@ -683,7 +376,7 @@ class ActivityBatchApi(ApiView):
         class Meta:
             ref_name = "ActivityBatchInput"
 
-    OutputSerializer = _batch_output(ref="ActivityBatch", statuses=STATUSES)
+    OutputSerializer = batch_output(ref="ActivityBatch", statuses=STATUSES)
 
     @extend_schema(
         operation_id="activities_batch_create",
@@ -697,9 +390,21 @@ class ActivityBatchApi(ApiView):
         responses={200: OutputSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
-        items = _validated(self.InputSerializer, request.data)["activities"]
-        results = activities_add_many(user=request.user, items=items)
-        return Response({"results": results, "counts": _counts(results, self.STATUSES)})
+        items = validated(self.InputSerializer, request.data)["activities"]
+        item_input = ActivityInput()
+        results: list[Any] = [None] * len(items)  # every slot is filled below
+        valid: list[tuple[int, dict]] = []
+        for index, item in enumerate(items):
+            try:
+                valid.append((index, item_input.run_validation(item)))
+            except ValidationError as exc:
+                results[index] = batch_error(index, exc.detail)
+        outcomes = services.activity_add_many(user=request.user, items=[d for _i, d in valid])
+        for (index, _data), (state, pk, errors) in zip(valid, outcomes, strict=True):
+            results[index] = (
+                batch_error(index, errors) if errors else batch_result(index, state, pk)
+            )
+        return Response({"results": results, "counts": batch_counts(results, self.STATUSES)})
 
 
 urlpatterns = [

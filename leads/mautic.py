@@ -27,9 +27,11 @@ from django.db import transaction
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from core.validation import flatten_errors
+
 from .models import ActivityKind, Lead
 from .services import activity_add, lead_mark_deleted, lead_upsert
-from .validation import LeadInput, flatten_errors
+from .validation import LeadInput
 
 SOURCE_SYSTEM = "mautic"
 SIGNATURE_HEADER = "Webhook-Signature"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
@@ -40,6 +42,47 @@ class RejectionReason(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+class RecycleReason(models.TextChoices):
+    NOT_READY = "not_ready", _("Not ready to buy yet")
+    NO_RESPONSE = "no_response", _("No response")
+    TIMING = "timing", _("Wrong timing")
+    NURTURE = "nurture", _("Needs more nurturing")
+    OTHER = "other", _("Other")
+
+
+class DisqualifyReason(models.TextChoices):
+    NO_BUDGET = "no_budget", _("No budget")
+    NO_AUTHORITY = "no_authority", _("No decision authority")
+    NO_NEED = "no_need", _("No need")
+    NO_TIMELINE = "no_timeline", _("No timeline")
+    COMPETITOR = "competitor", _("Chose a competitor")
+    OTHER = "other", _("Other")
+
+
+class MqlReason(models.TextChoices):
+    """Why scoring made a lead an MQL."""
+
+    THRESHOLD = "threshold", _("Score reached the threshold")
+    FAST_TRACK = "fast_track", _("Fast-track")
+
+
+def rejection_reasons() -> list[tuple[str, str]]:
+    """The rejection reasons sales may give (settings.HANDOFF_REJECTION_REASONS narrows them)."""
+    codes = getattr(settings, "HANDOFF_REJECTION_REASONS", None) or RejectionReason.values
+    labels = dict(RejectionReason.choices)
+    return [(code, str(labels.get(code, code))) for code in codes]
+
+
+def reason_label(code: str) -> str:
+    """A stage event's reason code in words, whichever action recorded it."""
+    if not code:
+        return ""
+    for choices in (RejectionReason, RecycleReason, DisqualifyReason, MqlReason):
+        if code in choices.values:
+            return str(choices(code).label)
+    return code
+
+
 class Seniority(models.TextChoices):
     UNKNOWN = "", _("Unknown")
     IC = "individual", _("Individual contributor")
@@ -64,56 +107,6 @@ class ActivityKind(models.TextChoices):
     EMAIL_OPEN = "email_open", _("E-mail open")
     EMAIL_CLICK = "email_click", _("E-mail click")
     OTHER = "other", _("Other")
-
-
-class SignedVersionBase(models.Model):
-    """A version of an agreement both teams sign (rule set, SLA): one draft at a time, edited
-    by both, then published read-only; the one before it retires (leads.signoff)."""
-
-    class Status(models.TextChoices):
-        DRAFT = "draft", _("Draft")
-        PUBLISHED = "published", _("Published")
-        RETIRED = "retired", _("Retired")
-
-    number = models.PositiveIntegerField(_("version"), unique=True)
-    status = models.CharField(
-        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
-    )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(_("created"), default=timezone.now)
-    published_at = models.DateTimeField(_("published"), null=True, blank=True)
-    published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-
-    class Meta:
-        abstract = True
-        ordering = ["-number"]
-
-    @property
-    def is_draft(self) -> bool:
-        return self.status == self.Status.DRAFT
-
-
-class ApprovalBase(models.Model):
-    """One person's sign-off of a draft for one side (rule sets, the SLA)."""
-
-    class Side(models.TextChoices):
-        MARKETING = "marketing", _("Marketing")
-        SALES = "sales", _("Sales")
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    side = models.CharField(_("side"), max_length=10, choices=Side.choices)
-    at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        abstract = True
-        ordering = ["at"]
-
-    def __str__(self) -> str:
-        return f"{self.user} ({self.side})"
 
 
 class Team(models.Model):
@@ -159,6 +152,18 @@ class Profile(models.Model):
 
 
 class Company(models.Model):
+    # The lists every way in, the scoring engine and the pages share.
+    TEXT_FIELDS: ClassVar[tuple[str, ...]] = ("name", "domain", "industry", "country")
+    NUMBER_FIELDS: ClassVar[tuple[str, ...]] = ("employees", "annual_revenue")
+    BOOL_FIELDS: ClassVar[tuple[str, ...]] = ("listed",)
+    # What a lead's input (API, CSV, webhook) may set on its company besides name and domain.
+    PROFILE_FIELDS: ClassVar[tuple[str, ...]] = (
+        "industry",
+        "employees",
+        "annual_revenue",
+        "listed",
+    )
+
     name = models.CharField(_("name"), max_length=255)
     domain = models.CharField(_("domain"), max_length=255, blank=True)
     industry = models.CharField(_("industry"), max_length=100, blank=True)
@@ -187,6 +192,23 @@ class Company(models.Model):
 
 
 class Lead(models.Model):
+    # Who the lead is, as every way in sets it and scoring reads it (all text).
+    PROFILE_FIELDS: ClassVar[tuple[str, ...]] = (
+        "first_name",
+        "last_name",
+        "title",
+        "seniority",
+        "department",
+        "phone",
+        "country",
+        "source",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_term",
+        "utm_content",
+    )
+
     email = models.EmailField(_("e-mail"), max_length=254)
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=100, blank=True)

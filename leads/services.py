@@ -3,55 +3,76 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from core.validation import MAX_ID
+
 from .models import Activity, Company, Lead, LeadIdentity, Stage, StageEvent
+from .selectors import lead_visible_q
 
 User = get_user_model()
 
-LEAD_ATTRIBUTES = (
-    "first_name",
-    "last_name",
-    "title",
-    "seniority",
-    "department",
-    "phone",
-    "country",
-    "source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-)
-COMPANY_ATTRIBUTES = ("industry", "employees", "annual_revenue", "listed")
 
-# Called (after commit) with the ids of leads whose attributes or activities changed.
-# Scoring registers its rescoring here; kept as a list so leads/ does not import scoring/.
-lead_changed_hooks: list[Callable[[list[int]], None]] = []
-# Called inside the transaction with every StageEvent, so the SLA keeps each hand-off in
-# step (opened on MQL, accepted on SAL, closed on SQL/recycle) whoever moved the lead:
-# a rep, scoring, the CSV import of past months.
-stage_change_hooks: list[Callable[[StageEvent], None]] = []
+@functools.cache
+def _followers(change: str) -> tuple[Callable[..., None], ...]:
+    """What follows a change, in order, as declared in settings.LIFECYCLE_FOLLOWERS: the one
+    place that says what happens after a stage change (hand-off, then report facts)."""
+    return tuple(import_string(path) for path in settings.LIFECYCLE_FOLLOWERS[change])
+
+
+def _follow(change: str, *args: Any) -> None:
+    for follower in _followers(change):
+        follower(*args)
 
 
 class TransitionError(ValidationError):
     """A stage change that the lifecycle or the lead's current state does not allow."""
 
 
-def notify_lead_changed(lead_ids: list[int]) -> None:
-    if not lead_ids or not lead_changed_hooks:
-        return
+def transition_problem(*, lead: Lead, to_stage: str, at: dt.datetime) -> TransitionError | None:
+    """Why `lead` cannot move to `to_stage` at `at`, or None: the lifecycle's rules, in one
+    place for the service, the import's history planner and the views."""
+    if not lead.can_transition_to(to_stage):
+        return TransitionError(
+            _("A lead cannot go from %(from)s to %(to)s.")
+            % {
+                "from": lead.get_stage_display(),
+                "to": Stage(to_stage).label if to_stage in Stage.values else to_stage,
+            },
+            code="not_allowed",
+        )
+    if lead.stage_changed_at and at < lead.stage_changed_at:
+        return TransitionError(
+            _("The change cannot be dated before the lead's previous stage change (%(at)s).")
+            % {"at": lead.stage_changed_at.isoformat()},
+            code="out_of_order",
+        )
+    return None
+
+
+def notify_lead_changed(lead_ids: Iterable[int]) -> None:
+    """Leads whose attributes or activities changed: their followers run after commit."""
     ids = sorted(set(lead_ids))
-    transaction.on_commit(lambda: [hook(ids) for hook in lead_changed_hooks])
+    if ids:
+        transaction.on_commit(lambda: _follow("lead_changed", ids))
+
+
+def handoff_changed(handoff_id: int) -> None:
+    """A rep's action changed a hand-off without a stage change (a first contact logged, a
+    reassignment): its followers run now, inside the caller's transaction."""
+    _follow("handoff_changed", handoff_id)
 
 
 @transaction.atomic
@@ -81,23 +102,11 @@ def lead_transition(
             % {"stage": locked.get_stage_display()},
             code="stale",
         )
-    if not locked.can_transition_to(to_stage):
-        raise TransitionError(
-            _("A lead cannot go from %(from)s to %(to)s.")
-            % {
-                "from": locked.get_stage_display(),
-                "to": Stage(to_stage).label if to_stage in Stage.values else to_stage,
-            },
-            code="not_allowed",
-        )
+    problem = transition_problem(lead=locked, to_stage=to_stage, at=at or timezone.now())
+    if problem is not None:
+        raise problem
     now = timezone.now()
     at = at or now
-    if locked.stage_changed_at and at < locked.stage_changed_at:
-        raise TransitionError(
-            _("The change cannot be dated before the lead's previous stage change (%(at)s).")
-            % {"at": locked.stage_changed_at.isoformat()},
-            code="out_of_order",
-        )
     event = StageEvent.objects.create(
         lead=locked,
         from_stage=locked.stage,
@@ -112,15 +121,17 @@ def lead_transition(
     )
     Lead.objects.filter(pk=locked.pk).update(stage=to_stage, stage_changed_at=at, updated_at=now)
     lead.stage, lead.stage_changed_at, lead.updated_at = to_stage, at, now
-    for hook in stage_change_hooks:
-        hook(event)
+    # The hand-off follows, then the report facts (settings.LIFECYCLE_FOLLOWERS), inside this
+    # transaction: a stage change never commits without them.
+    _follow("stage_changed", event)
     if to_stage == Stage.RECYCLED:
         # Back in nurture: its score decides again when it becomes an MQL.
         notify_lead_changed([locked.pk])
     return event
 
 
-def _company_for(data: Mapping[str, Any]) -> Company | None:
+def company_for_input(data: Mapping[str, Any]) -> Company | None:
+    """The company a lead's input names (by domain, else name), created or updated."""
     name = (data.get("company_name") or "").strip()
     domain = (data.get("company_domain") or "").strip().lower()
     if not name and not domain:
@@ -133,7 +144,7 @@ def _company_for(data: Mapping[str, Any]) -> Company | None:
     if company is None:
         company = Company(name=name or domain, domain=domain)
     changed = company.pk is None
-    for attr in COMPANY_ATTRIBUTES:
+    for attr in Company.PROFILE_FIELDS:
         if attr in data and data[attr] not in (None, "") and getattr(company, attr) != data[attr]:
             setattr(company, attr, data[attr])
             changed = True
@@ -142,6 +153,23 @@ def _company_for(data: Mapping[str, Any]) -> Company | None:
     if changed:
         company.save()
     return company
+
+
+def lead_apply(*, lead: Lead, data: Mapping[str, Any], now: dt.datetime) -> None:
+    """Validated input onto a lead (not saved): blank values never overwrite known ones,
+    custom attributes merge, the company is found or created. Upsert and import share it."""
+    for attr in Lead.PROFILE_FIELDS:
+        value = data.get(attr)
+        if value not in (None, ""):
+            setattr(lead, attr, value)
+    if data.get("custom"):
+        lead.custom = {**(lead.custom or {}), **data["custom"]}
+    if data.get("owner") is not None:
+        lead.owner = data["owner"]
+    company = company_for_input(data)
+    if company is not None:
+        lead.company = company
+    lead.updated_at = now
 
 
 def lead_upsert(
@@ -172,18 +200,7 @@ def lead_upsert(
             lead = Lead(email=email)
         elif lead.email.lower() != email.lower():
             lead.email = email
-        for attr in LEAD_ATTRIBUTES:
-            value = data.get(attr)
-            if value not in (None, ""):
-                setattr(lead, attr, value)
-        if data.get("custom"):
-            lead.custom = {**(lead.custom or {}), **data["custom"]}
-        if "owner" in data and data["owner"] is not None:
-            lead.owner = data["owner"]
-        company = _company_for(data)
-        if company is not None:
-            lead.company = company
-        lead.updated_at = timezone.now()
+        lead_apply(lead=lead, data=data, now=timezone.now())
         if data.get("deleted"):
             lead.deleted_at = lead.deleted_at or timezone.now()
         try:
@@ -236,6 +253,172 @@ def activity_add(
         return Activity.objects.get(source_system=source_system, external_id=external_id), False
     notify_lead_changed([lead.pk])
     return activity, True
+
+
+def _no_lead(field: str) -> dict[str, list[str]]:
+    if field == "lead_id":
+        return {"lead_id": [_("No lead with this id.")]}
+    return {"email": [_("No lead with this e-mail.")]}
+
+
+def _match_lead(
+    data: Mapping[str, Any], by_id: Mapping[int, Lead], by_email: Mapping[str, Lead]
+) -> Lead:
+    """The lead an activity names, by lead_id or else by e-mail; a ValidationError if none.
+
+    Leads are never created implicitly: an activity for an unknown person is an error the
+    sender has to fix (send the lead first).
+    """
+    email = data.get("email") or ""
+    if data.get("lead_id"):
+        lead = by_id.get(data["lead_id"])
+        if lead is None:
+            raise ValidationError(_no_lead("lead_id"))
+        if email and lead.email.lower() != email.lower():
+            raise ValidationError({"email": [_("This is not the e-mail of that lead_id.")]})
+        return lead
+    lead = by_email.get(email.lower())
+    if lead is None:
+        raise ValidationError(_no_lead("email"))
+    return lead
+
+
+def _visible_leads(
+    *, user: Any, ids: Iterable[int], emails: Iterable[str]
+) -> tuple[dict[int, Lead], dict[str, Lead]]:
+    """The leads the user may see among these ids and e-mails, in one query."""
+    ids = {i for i in ids if i <= MAX_ID}
+    emails = set(emails)
+    if not ids and not emails:
+        return {}, {}
+    # LOWER(email) on both sides, as in the unique index, so the lookup can use that index.
+    match = Q(pk__in=ids) | Q(email_lower__in=[Lower(Value(e)) for e in emails])
+    qs = (
+        Lead.objects.filter(lead_visible_q(user))
+        .alias(email_lower=Lower("email"))
+        .filter(match)
+        .only("id", "email")
+    )
+    leads = list(qs)
+    return {lead.pk: lead for lead in leads}, {lead.email.lower(): lead for lead in leads}
+
+
+def _stored_activity_ids(keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Ids of activities already stored under these (source_system, external_id) pairs."""
+    if not keys:
+        return {}
+    rows = Activity.objects.filter(
+        external_id__isnull=False,
+        source_system__in={s for s, _e in keys},
+        external_id__in={e for _s, e in keys},
+    ).values_list("source_system", "external_id", "pk")
+    return {(s, e): pk for s, e, pk in rows if (s, e) in keys}
+
+
+def _activity_key(data: Mapping[str, Any]) -> tuple[str, str] | None:
+    external_id = data.get("external_id")
+    return (data["source_system"], external_id) if external_id else None
+
+
+def _activities_store(pending: list[Activity]) -> list[tuple[int, bool]]:
+    """Store new activities; (id, created) for each, in order.
+
+    The caller checked for stored duplicates, so normally this is one bulk insert. If another
+    request stored one of the same events in between, the unique constraint stops the insert
+    and we fall back to the service one by one, which tells duplicates apart.
+    """
+    if not pending:
+        return []
+    if connection.features.can_return_rows_from_bulk_insert:
+        try:
+            with transaction.atomic():
+                Activity.objects.bulk_create(pending, batch_size=1000)
+            return [(activity.pk, True) for activity in pending]
+        except IntegrityError:
+            pass  # rolled back as a whole; redo item by item below
+    # Each call notifies scoring itself; the caller's single notify then repeats those ids,
+    # which only costs a redundant rescore on this rare path.
+    out = []
+    for activity in pending:
+        stored, created = activity_add(
+            lead=activity.lead,
+            kind=activity.kind,
+            occurred_at=activity.occurred_at,
+            properties=activity.properties,
+            source_system=activity.source_system,
+            external_id=activity.external_id,
+        )
+        out.append((stored.pk, created))
+    return out
+
+
+def activity_lead(*, user: Any, data: Mapping[str, Any]) -> Lead:
+    """The visible lead one activity names (by lead_id, else e-mail); ValidationError if none."""
+    by_id, by_email = _visible_leads(
+        user=user,
+        ids=[data["lead_id"]] if data.get("lead_id") else [],
+        emails=[data["email"]] if data.get("email") and not data.get("lead_id") else [],
+    )
+    return _match_lead(data, by_id, by_email)
+
+
+def activity_add_many(
+    *, user: Any, items: list[Mapping[str, Any]]
+) -> list[tuple[str, int | None, dict[str, list[str]] | None]]:
+    """Record a batch of validated activities; (status, id, errors) per item, in order.
+
+    Set-based: one query finds the leads, one finds already stored events, one bulk insert
+    writes the rest. Resends (same source_system and external_id, stored before or earlier
+    in the same batch) are "duplicate" and write nothing. Leads are not created implicitly.
+    """
+    outcomes: list[Any] = [None] * len(items)  # every slot is filled below
+    by_id, by_email = _visible_leads(
+        user=user,
+        ids=(d["lead_id"] for d in items if d.get("lead_id")),
+        emails=(d["email"] for d in items if d.get("email") and not d.get("lead_id")),
+    )
+    stored = _stored_activity_ids({k for d in items if (k := _activity_key(d))})
+
+    pending: list[Activity] = []
+    pending_index: list[int] = []
+    first_in_batch: dict[tuple[str, str], int] = {}  # key -> position in pending
+    repeats: list[tuple[int, int]] = []  # (item index, position in pending)
+    for index, data in enumerate(items):
+        try:
+            lead = _match_lead(data, by_id, by_email)
+        except ValidationError as exc:
+            outcomes[index] = ("error", None, exc.message_dict)
+            continue
+        key = _activity_key(data)
+        if key in stored:
+            outcomes[index] = ("duplicate", stored[key], None)
+            continue
+        if key in first_in_batch:
+            repeats.append((index, first_in_batch[key]))
+            continue
+        if key is not None:
+            first_in_batch[key] = len(pending)
+        pending.append(
+            Activity(
+                lead=lead,
+                kind=data["kind"],
+                occurred_at=data["occurred_at"],
+                properties=dict(data.get("properties") or {}),
+                source_system=data["source_system"],
+                external_id=data.get("external_id") or None,
+            )
+        )
+        pending_index.append(index)
+
+    written = _activities_store(pending)
+    for index, (pk, created) in zip(pending_index, written, strict=True):
+        outcomes[index] = ("created" if created else "duplicate", pk, None)
+    for index, position in repeats:
+        outcomes[index] = ("duplicate", written[position][0], None)
+    touched = [a.lead_id for a, (_pk, created) in zip(pending, written, strict=True) if created]
+    # Once for the whole batch, so scoring sees one change per lead, not one per event.
+    notify_lead_changed(touched)
+    return outcomes
 
 
 def lead_mark_deleted(*, lead: Lead) -> None:

@@ -12,27 +12,13 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from core.validation import StrictSerializer
+
 from .models import ActivityKind, Seniority
 
 User = get_user_model()
 
 MAX_CUSTOM_KEYS = 100
-
-
-class RejectUnknownFields:
-    """Serializer mixin: rejects fields it does not know, naming each one."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            writable = {name for name, f in self.fields.items() if not f.read_only}
-            unknown = sorted(set(data) - writable)
-            if unknown:
-                raise serializers.ValidationError({name: [_("Unknown field.")] for name in unknown})
-        return super().to_internal_value(data)
-
-
-class StrictSerializer(RejectUnknownFields, serializers.Serializer):
-    """A plain serializer that rejects unknown fields."""
 
 
 def _text(max_length: int, **kwargs: Any) -> serializers.CharField:
@@ -113,25 +99,3 @@ class ActivityInput(StrictSerializer):
         if not attrs.get("email") and not attrs.get("lead_id"):
             raise serializers.ValidationError({"email": [_("Give the lead's e-mail or lead_id.")]})
         return attrs
-
-
-def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
-    """{"field": ["reason", ...]} with nested fields joined by dots."""
-    out: dict[str, list[str]] = {}
-    if isinstance(detail, dict):
-        for key, value in detail.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
-            if key == "non_field_errors":
-                name = prefix or "non_field_errors"
-            for k, v in flatten_errors(value, name).items():
-                out.setdefault(k, []).extend(v)
-    elif isinstance(detail, list):
-        if all(not isinstance(v, dict | list) for v in detail):
-            out[prefix or "non_field_errors"] = [str(v) for v in detail]
-        else:
-            for i, value in enumerate(detail):
-                for k, v in flatten_errors(value, f"{prefix}[{i}]" if prefix else str(i)).items():
-                    out.setdefault(k, []).extend(v)
-    else:
-        out[prefix or "non_field_errors"] = [str(detail)]
-    return out

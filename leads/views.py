@@ -1,16 +1,25 @@
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import translation
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
-
-from sla import views as sla_views
 
 from . import importing, selectors
 from .forms import ImportForm, LeadFilterForm, PreferencesForm
 from .models import ImportJob, Lead, Profile
+
+
+@functools.cache
+def _lead_panels() -> tuple[Callable[[HttpRequest, Lead], dict[str, Any]], ...]:
+    return tuple(import_string(path) for path in settings.LEAD_PAGE_PANELS)
 
 
 def _get_lead_for_user(request: HttpRequest, lead_id: int) -> Lead:
@@ -44,8 +53,9 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
             "lead": lead,
             "activities": selectors.lead_timeline(lead=lead),
             "history": selectors.lead_history(lead=lead),
-            # Actions, hand-off, assignments, contacts and the score explanation.
-            **sla_views.lead_panels(request, lead),
+            # What higher apps add (settings.LEAD_PAGE_PANELS): the SLA's actions, hand-off,
+            # assignments and contacts, and the score explanation.
+            **{k: v for panel in _lead_panels() for k, v in panel(request, lead).items()},
         },
     )
 

@@ -18,7 +18,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .api_errors import error_response
+from core.api import error_response
+
 from .mautic import (
     SIGNATURE_HEADER,
     MauticPayloadError,

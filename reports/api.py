@@ -18,7 +18,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from leads.api import READ_ERRORS, ApiView
+from core.api import READ_ERRORS, ApiView
 
 from . import selectors
 from .forms import MetricFilterForm

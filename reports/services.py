@@ -1,9 +1,9 @@
 """Writes of the reports app: facts kept in step with the history, and the review's records.
 
 Facts (`MqlFact`) are recomputed per lead from its StageEvents and hand-offs by one function,
-`_compute_facts`, whether a stage change just happened (`on_stage_change`, a
-leads.services.stage_change_hook), a hand-off changed (`on_handoff_changed`, an
-sla.services.handoff_changed_hook) or the whole history is rebuilt (`reports_rebuild`).
+`_compute_facts`, whether a stage change just happened (`facts_follow_stage`), a hand-off
+changed (`facts_follow_handoff`) — both declared in settings.LIFECYCLE_FOLLOWERS — or the
+whole history is rebuilt (`reports_rebuild`).
 """
 
 from __future__ import annotations
@@ -249,13 +249,13 @@ def facts_refresh(*, lead_ids: Sequence[int]) -> int:
     return len(facts)
 
 
-def on_stage_change(event: StageEvent) -> None:
-    """leads.services.stage_change_hooks; runs after the SLA's hook, which keeps hand-offs."""
+def facts_follow_stage(event: StageEvent) -> None:
+    """After a stage change, once the SLA has kept the hand-off in step (LIFECYCLE_FOLLOWERS)."""
     facts_refresh(lead_ids=[event.lead_id])
 
 
-def on_handoff_changed(handoff_id: int) -> None:
-    """sla.services.handoff_changed_hooks: a contact was logged or the lead reassigned."""
+def facts_follow_handoff(handoff_id: int) -> None:
+    """A contact was logged or the lead reassigned (LIFECYCLE_FOLLOWERS)."""
     lead_id = Handoff.objects.filter(pk=handoff_id).values_list("lead_id", flat=True).first()
     if lead_id is not None:
         facts_refresh(lead_ids=[lead_id])

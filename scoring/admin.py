@@ -7,7 +7,7 @@ Published versions are read-only, and any saved edit of the draft withdraws its 
 from django import forms
 from django.contrib import admin
 
-from leads.admin import SignedVersionAdmin
+from signoff.admin import DraftOnlyInline, SignedVersionAdmin
 
 from . import services
 from .models import Rule, RuleSetVersion
@@ -45,22 +45,10 @@ class RuleForm(forms.ModelForm):
         }
 
 
-class RuleInline(admin.TabularInline):
+class RuleInline(DraftOnlyInline):
     model = Rule
     form = RuleForm
     extra = 1
-
-    def _editable(self, obj) -> bool:
-        return obj is None or obj.is_draft
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return self._editable(obj) and super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return self._editable(obj) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return self._editable(obj) and super().has_delete_permission(request, obj)
 
 
 @admin.register(RuleSetVersion)

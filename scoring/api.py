@@ -18,10 +18,10 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api import READ_ERRORS, WRITE_ERRORS, ApiView
+from core.validation import RejectUnknownFields
 from leads import selectors as lead_selectors
-from leads.api import READ_ERRORS, WRITE_ERRORS, ApiView
 from leads.models import StageEvent
-from leads.validation import RejectUnknownFields
 
 from . import engine, selectors, services
 from .models import RescoreRun, Rule, RuleSetVersion

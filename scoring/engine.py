@@ -29,27 +29,12 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from leads.models import ActivityKind, Stage
+from leads.models import ActivityKind, Company, Lead, Stage
 
-LEAD_TEXT_FIELDS = (
-    "email",
-    "first_name",
-    "last_name",
-    "title",
-    "seniority",
-    "department",
-    "phone",
-    "country",
-    "source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-)
-COMPANY_TEXT_FIELDS = ("name", "domain", "industry", "country")
-COMPANY_NUMBER_FIELDS = ("employees", "annual_revenue")
-COMPANY_BOOL_FIELDS = ("listed",)
+LEAD_TEXT_FIELDS = ("email", *Lead.PROFILE_FIELDS)
+COMPANY_TEXT_FIELDS = Company.TEXT_FIELDS
+COMPANY_NUMBER_FIELDS = Company.NUMBER_FIELDS
+COMPANY_BOOL_FIELDS = Company.BOOL_FIELDS
 
 TEXT_OPERATORS = {"equals", "not_equals", "in", "contains", "starts_with", "ends_with"}
 NUMBER_OPERATORS = {"gt", "gte", "lt", "lte", "between"}

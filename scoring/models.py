@@ -7,7 +7,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from leads.models import ActivityKind, ApprovalBase, SignedVersionBase
+from leads.models import ActivityKind
+from signoff.models import ApprovalBase, SignedVersionBase
 
 
 class RuleSetVersion(SignedVersionBase):
@@ -41,12 +42,7 @@ class RuleSetVersion(SignedVersionBase):
                 fields=["status"], condition=models.Q(status="draft"), name="one_draft"
             )
         ]
-        permissions = [
-            ("edit_draft", _("Can edit the scoring draft")),
-            ("approve_as_marketing", _("Can approve rule sets for marketing")),
-            ("approve_as_sales", _("Can approve rule sets for sales")),
-            ("publish_ruleset", _("Can publish an approved rule set")),
-        ]
+        permissions = [("edit_draft", _("Can edit the scoring draft"))]
 
     def __str__(self) -> str:
         return f"v{self.number} ({self.get_status_display()})"

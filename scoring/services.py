@@ -12,9 +12,9 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads import signoff
-from leads.models import Activity, Lead, Stage, StageEvent
+from leads.models import Activity, Lead, MqlReason, Stage, StageEvent
 from leads.services import TransitionError, lead_transition
+from signoff import services as signoff
 
 from . import engine
 from .models import Approval, DraftComment, RescoreRun, Rule, RuleSetVersion
@@ -42,6 +42,13 @@ RULE_FIELDS = (
     "min_count",
     "position",
 )
+
+
+def rescore_leads_enqueue(lead_ids: list[int]) -> None:
+    """After commit, leads whose attributes or activities changed (LIFECYCLE_FOLLOWERS)."""
+    from .tasks import rescore_leads_task
+
+    rescore_leads_task.delay(lead_ids)
 
 
 def ruleset_live() -> RuleSetVersion | None:
@@ -208,7 +215,7 @@ def _become_mql(
             at=at,
             ruleset_version=ruleset.version,
             context=result.as_context(ruleset),
-            reason="fast_track" if result.fast_tracked else "threshold",
+            reason=MqlReason.FAST_TRACK if result.fast_tracked else MqlReason.THRESHOLD,
         )
     except TransitionError:
         return None

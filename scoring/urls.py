@@ -1,5 +1,7 @@
 from django.urls import path
 
+from signoff.urls import signoff_urls
+
 from . import views
 
 app_name = "scoring"
@@ -8,9 +10,7 @@ urlpatterns = [
     path("versions/<int:number>/", views.version_detail, name="version"),
     path("compare/", views.compare, name="compare"),
     path("draft/preview/", views.preview, name="preview"),
-    path("draft/start/", views.draft_start, name="draft_start"),
-    path("draft/approve/", views.draft_approve, name="draft_approve"),
-    path("draft/publish/", views.draft_publish, name="draft_publish"),
+    *signoff_urls(views.AGREEMENT),
     path("draft/comment/", views.draft_comment, name="draft_comment"),
     path("runs/<int:run_id>/", views.run_detail, name="run"),
     path("runs/<int:run_id>/progress/", views.run_progress, name="run_progress"),

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
+
+from signoff.views import Agreement
 
 from . import charts, selectors, services
 from .forms import CommentForm
@@ -18,12 +21,6 @@ view_rules = permission_required("scoring.view_rulesetversion", raise_exception=
 
 def _draft() -> RuleSetVersion | None:
     return RuleSetVersion.objects.filter(status=RuleSetVersion.Status.DRAFT).first()
-
-
-def _error_messages(exc: ValidationError | PermissionDenied) -> list[str]:
-    if isinstance(exc, ValidationError):
-        return list(exc.messages)
-    return [str(exc) or _("You are not allowed to do that.")]
 
 
 @login_required
@@ -105,50 +102,21 @@ def preview(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
-@require_POST
-def draft_start(request: HttpRequest) -> HttpResponse:
-    if not request.user.has_perm("scoring.edit_draft"):
-        raise PermissionDenied
-    draft = services.draft_get_or_create(user=request.user)
-    messages.success(request, _("Draft v%(n)d is open for editing.") % {"n": draft.number})
-    return redirect("scoring:overview")
-
-
-@login_required
-@require_POST
-def draft_approve(request: HttpRequest) -> HttpResponse:
-    draft = _draft()
-    if draft is None:
-        messages.error(request, _("There is no draft to approve."))
-        return redirect("scoring:overview")
-    try:
-        services.ruleset_approve(version=draft, user=request.user)
-    except (ValidationError, PermissionDenied) as exc:
-        for message in _error_messages(exc):
-            messages.error(request, message)
-    else:
-        messages.success(request, _("You approved draft v%(n)d.") % {"n": draft.number})
-    return redirect("scoring:overview")
-
-
-@login_required
-@require_POST
-def draft_publish(request: HttpRequest) -> HttpResponse:
-    draft = _draft()
-    if draft is None:
-        messages.error(request, _("There is no draft to publish."))
-        return redirect("scoring:overview")
-    try:
-        run = services.ruleset_publish(version=draft, user=request.user)
-    except (ValidationError, PermissionDenied) as exc:
-        for message in _error_messages(exc):
-            messages.error(request, message)
-        return redirect("scoring:overview")
-    messages.success(
-        request, _("Version %(n)d is live. Every lead is being rescored.") % {"n": draft.number}
-    )
-    return redirect("scoring:run", run_id=run.pk)
+AGREEMENT = Agreement(
+    model=RuleSetVersion,
+    overview_url="scoring:overview",
+    view_perm="scoring.view_rulesetversion",
+    edit_perm="scoring.edit_draft",
+    start=services.draft_get_or_create,
+    approve=services.ruleset_approve,
+    publish=services.ruleset_publish,
+    started=gettext_lazy("Draft v%(n)d is open for editing."),
+    approved=gettext_lazy("You approved draft v%(n)d."),
+    published=gettext_lazy("Version %(n)d is live. Every lead is being rescored."),
+    no_draft_to_approve=gettext_lazy("There is no draft to approve."),
+    no_draft_to_publish=gettext_lazy("There is no draft to publish."),
+    after_publish=lambda run: redirect("scoring:run", run_id=run.pk),
+)
 
 
 @login_required

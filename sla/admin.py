@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from leads.admin import SignedVersionAdmin
+from signoff.admin import DraftOnlyInline, SignedVersionAdmin
 
 from .forms import SlaVersionForm
 from .models import (
@@ -24,22 +24,10 @@ from .models import (
 )
 
 
-class ClosedDayInline(admin.TabularInline):
+class ClosedDayInline(DraftOnlyInline):
     model = ClosedDay
     extra = 1
     fields = ["date", "name"]
-
-    def _editable(self, obj) -> bool:
-        return obj is None or obj.is_draft
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return self._editable(obj) and super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return self._editable(obj) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return self._editable(obj) and super().has_delete_permission(request, obj)
 
 
 @admin.register(SlaVersion)

@@ -12,46 +12,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from leads import roles
-from leads.models import Stage
+from leads.models import DisqualifyReason, RecycleReason, Stage, rejection_reasons
 
 from . import services
-from .models import ContactLog, SlaVersion
+from .models import ContactLog, SlaVersion, Weekday
 
 User = get_user_model()
 
-# StageEvent.reason holds a code of at most 40 characters; the note carries the detail.
-RECYCLE_REASONS = [
-    ("not_ready", _("Not ready to buy yet")),
-    ("no_response", _("No response")),
-    ("timing", _("Wrong timing")),
-    ("nurture", _("Needs more nurturing")),
-    ("other", _("Other")),
-]
-DISQUALIFY_REASONS = [
-    ("no_budget", _("No budget")),
-    ("no_authority", _("No decision authority")),
-    ("no_need", _("No need")),
-    ("no_timeline", _("No timeline")),
-    ("competitor", _("Chose a competitor")),
-    ("other", _("Other")),
-]
 DATETIME_LOCAL_FORMATS = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
-
-
-# Why scoring made a lead an MQL (StageEvent.reason written by scoring.services).
-SCORING_REASONS = {
-    "threshold": _("Score reached the threshold"),
-    "fast_track": _("Fast-track"),
-}
-
-
-def reason_label(code: str) -> str:
-    """A stage event's reason code in words, whichever action recorded it."""
-    for choices in (services.rejection_reasons(), RECYCLE_REASONS, DISQUALIFY_REASONS):
-        for value, label in choices:
-            if value == code:
-                return str(label)
-    return str(SCORING_REASONS.get(code, code))
 
 
 class ActionForm(forms.Form):
@@ -86,7 +54,7 @@ class RejectForm(ActionForm, NoteMixin):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["reason"].choices = [("", _("Choose a reason…"))] + [
-            (code, label) for code, label in services.rejection_reasons()
+            (code, label) for code, label in rejection_reasons()
         ]
 
 
@@ -116,12 +84,12 @@ class QualifyForm(ActionForm, NoteMixin):
 
 
 class RecycleForm(ActionForm, NoteMixin):
-    reason = forms.ChoiceField(label=_("Reason"), choices=[("", "—")] + RECYCLE_REASONS)
+    reason = forms.ChoiceField(label=_("Reason"), choices=[("", "—"), *RecycleReason.choices])
 
 
 class DisqualifyForm(ActionForm, NoteMixin):
     reason = forms.ChoiceField(
-        label=_("Reason"), choices=[("", _("Choose a reason…"))] + DISQUALIFY_REASONS
+        label=_("Reason"), choices=[("", _("Choose a reason…")), *DisqualifyReason.choices]
     )
 
 
@@ -158,7 +126,7 @@ class RejectionFilterForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["reason"].choices = [("", _("All reasons"))] + [
-            (code, label) for code, label in services.rejection_reasons()
+            (code, label) for code, label in rejection_reasons()
         ]
 
     def clean_month(self) -> tuple[dt.datetime, dt.datetime] | None:
@@ -176,23 +144,12 @@ class RejectionFilterForm(forms.Form):
         return start, end
 
 
-WEEKDAYS = [
-    (0, _("Monday")),
-    (1, _("Tuesday")),
-    (2, _("Wednesday")),
-    (3, _("Thursday")),
-    (4, _("Friday")),
-    (5, _("Saturday")),
-    (6, _("Sunday")),
-]
-
-
 class SlaVersionForm(forms.ModelForm):
     """The admin form of a draft; checks the calendar like approval does, field by field."""
 
     working_days = forms.TypedMultipleChoiceField(
         label=_("working days"),
-        choices=WEEKDAYS,
+        choices=Weekday.choices,
         coerce=int,
         widget=forms.CheckboxSelectMultiple,
     )

@@ -8,11 +8,10 @@ from typing import Any
 from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, When
 from django.utils.translation import gettext as _
 
-from leads.models import Activity, Lead, Stage, StageEvent
+from leads.models import Activity, Lead, Stage, StageEvent, reason_label
 from leads.selectors import lead_visible_q
 
-from .forms import WEEKDAYS, reason_label
-from .models import Assignment, Breach, ClosedDay, ContactLog, Handoff, SlaVersion
+from .models import Assignment, Breach, ClosedDay, ContactLog, Handoff, SlaVersion, Weekday
 
 OPEN_STATUSES = (Handoff.Status.OPEN, Handoff.Status.ACCEPTED)
 QUEUE_LIMIT = 500
@@ -196,7 +195,7 @@ def lead_score_explanation(*, lead: Lead) -> dict[str, Any]:
 
 
 def working_days_label(days: list[int]) -> str:
-    names = dict(WEEKDAYS)
+    names = dict(Weekday.choices)
     days = sorted(set(days))
     if len(days) > 2 and days == list(range(days[0], days[-1] + 1)):
         return f"{names[days[0]]}–{names[days[-1]]}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -16,9 +16,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads import roles, signoff
-from leads.models import Lead, RejectionReason, Stage, StageEvent, Team
-from leads.services import lead_transition
+from leads import roles
+from leads.models import Lead, Stage, StageEvent, Team, rejection_reasons
+from leads.services import handoff_changed, lead_transition
+from signoff import services as signoff
 
 from .calendar import BusinessCalendar
 from .models import (
@@ -37,14 +38,6 @@ User = get_user_model()
 # Notifications are for what is happening now; replayed history (CSV import, demo seed)
 # updates hand-offs and records breaches silently.
 NOTIFY_WINDOW = dt.timedelta(hours=24)
-# Called inside the transaction with a hand-off's id when a rep's action changes it outside a
-# stage change (a first contact logged, a reassignment), so reports keep their facts current.
-handoff_changed_hooks: list[Callable[[int], None]] = []
-
-
-def _handoff_changed(handoff_id: int) -> None:
-    for hook in handoff_changed_hooks:
-        hook(handoff_id)
 
 
 def sla_live() -> SlaVersion:
@@ -174,8 +167,9 @@ def route(lead: Lead) -> tuple[Team | None, Any]:
 # Hand-offs follow the lifecycle
 
 
-def on_stage_change(event: StageEvent) -> None:
-    """leads.services.stage_change_hooks: keep the hand-off in step with the lead."""
+def handoff_follow_stage(event: StageEvent) -> None:
+    """After every stage change (settings.LIFECYCLE_FOLLOWERS): open the hand-off on MQL,
+    accept it on SAL, close it on SQL, recycle or disqualification."""
     if event.to_stage == Stage.MQL:
         handoff_open(event=event)
         return
@@ -286,12 +280,6 @@ def _check(user: Any, lead: Lead, perm: str) -> None:
         raise PermissionDenied(_("This lead is not yours to act on."))
 
 
-def rejection_reasons() -> list[tuple[str, str]]:
-    codes = getattr(settings, "HANDOFF_REJECTION_REASONS", None) or RejectionReason.values
-    labels = dict(RejectionReason.choices)
-    return [(code, str(labels.get(code, code))) for code in codes]
-
-
 def lead_accept(*, lead: Lead, user: Any) -> StageEvent:
     _check(user, lead, "leads.accept_lead")
     return lead_transition(lead=lead, to_stage=Stage.SAL, actor=user, expected_stage=Stage.MQL)
@@ -379,7 +367,7 @@ def contact_log(
     )
     if handoff is not None and (handoff.first_contact_at is None or at < handoff.first_contact_at):
         Handoff.objects.filter(pk=handoff.pk).update(first_contact_at=at)
-        _handoff_changed(handoff.pk)
+        handoff_changed(handoff.pk)
     return log
 
 
@@ -404,7 +392,7 @@ def lead_reassign(*, lead: Lead, to_user: Any, by: Any, note: str = "") -> Assig
     if handoff is not None:
         Handoff.objects.filter(pk=handoff.pk).update(rep=to_user, team=team)
         handoff.rep, handoff.team = to_user, team
-        _handoff_changed(handoff.pk)
+        handoff_changed(handoff.pk)
     assignment = Assignment.objects.create(
         lead=lead, handoff=handoff, user=to_user, team=team, assigned_by=by, reason=note
     )

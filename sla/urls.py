@@ -1,13 +1,13 @@
 from django.urls import path
 
+from signoff.urls import signoff_urls
+
 from . import views
 
 app_name = "sla"
 urlpatterns = [
     path("", views.overview, name="overview"),
-    path("draft/start/", views.draft_start, name="draft_start"),
-    path("draft/approve/", views.draft_approve, name="draft_approve"),
-    path("draft/publish/", views.draft_publish, name="draft_publish"),
+    *signoff_urls(views.AGREEMENT),
     path("queue/", views.queue, name="queue"),
     path("rejections/", views.rejections, name="rejections"),
     path("leads/<int:lead_id>/accept/", views.lead_accept, name="lead_accept"),

@@ -16,12 +16,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from leads import selectors as lead_selectors
-from leads.models import Lead, Stage
+from leads.models import Lead, Stage, reason_label, rejection_reasons
 from leads.services import TransitionError
-from leads.signoff import approval_sides
+from signoff.services import approval_sides
+from signoff.views import Agreement
 
 from . import forms, selectors, services
 from .models import SlaApproval, SlaVersion
@@ -80,7 +82,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             "team": getattr(user.profile, "team", None) if team_id else None,
             "reps": reps,
             "can_reassign": user.has_perm("leads.reassign_lead"),
-            "reasons": services.rejection_reasons(),
+            "reasons": rejection_reasons(),
             "countdown_strings": _countdown_strings(),
             "limit": selectors.QUEUE_LIMIT,
         },
@@ -99,7 +101,7 @@ def rejections(request: HttpRequest) -> HttpResponse:
     )
     page = Paginator(data["events"], 50).get_page(request.GET.get("page"))
     for event in page:
-        event.reason_label = forms.reason_label(event.reason)
+        event.reason_label = reason_label(event.reason)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -365,7 +367,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "versions": selectors.sla_versions(),
         "history": selectors.sla_change_history(limit=50),
         "can_edit": request.user.has_perm("sla.change_slaversion"),
-        "can_publish": request.user.has_perm("scoring.publish_ruleset"),
+        "can_publish": request.user.has_perm("signoff.publish_version"),
     }
     if draft is not None:
         approvals = list(draft.approvals.select_related("user"))
@@ -382,59 +384,19 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render(request, "sla/overview.html", context)
 
 
-def _errors(request: HttpRequest, exc: ValidationError | PermissionDenied) -> None:
-    if isinstance(exc, PermissionDenied):
-        messages.error(request, str(exc) or _("You are not allowed to do that."))
-        return
-    for message in exc.messages:
-        messages.error(request, message)
-
-
-@login_required
-@require_POST
-def draft_start(request: HttpRequest) -> HttpResponse:
-    if not request.user.has_perm("sla.change_slaversion"):
-        raise PermissionDenied
-    draft = services.sla_draft_get_or_create(user=request.user)
-    messages.success(request, _("SLA draft v%(n)d is open for editing.") % {"n": draft.number})
-    return redirect("sla:overview")
-
-
-@login_required
-@require_POST
-def draft_approve(request: HttpRequest) -> HttpResponse:
-    if not request.user.has_perm("sla.view_slaversion"):
-        raise PermissionDenied
-    draft = _draft()
-    if draft is None:
-        messages.error(request, _("There is no draft to approve."))
-        return redirect("sla:overview")
-    try:
-        services.sla_approve(version=draft, user=request.user)
-    except (ValidationError, PermissionDenied) as exc:
-        _errors(request, exc)
-    else:
-        messages.success(request, _("You approved SLA draft v%(n)d.") % {"n": draft.number})
-    return redirect("sla:overview")
-
-
-@login_required
-@require_POST
-def draft_publish(request: HttpRequest) -> HttpResponse:
-    if not request.user.has_perm("sla.view_slaversion"):
-        raise PermissionDenied
-    draft = _draft()
-    if draft is None:
-        messages.error(request, _("There is no draft to publish."))
-        return redirect("sla:overview")
-    try:
-        services.sla_publish(version=draft, user=request.user)
-    except (ValidationError, PermissionDenied) as exc:
-        _errors(request, exc)
-    else:
-        messages.success(
-            request,
-            _("SLA v%(n)d is in force. New MQLs get its deadlines; open hand-offs keep theirs.")
-            % {"n": draft.number},
-        )
-    return redirect("sla:overview")
+AGREEMENT = Agreement(
+    model=SlaVersion,
+    overview_url="sla:overview",
+    view_perm="sla.view_slaversion",
+    edit_perm="sla.change_slaversion",
+    start=services.sla_draft_get_or_create,
+    approve=services.sla_approve,
+    publish=services.sla_publish,
+    started=gettext_lazy("SLA draft v%(n)d is open for editing."),
+    approved=gettext_lazy("You approved SLA draft v%(n)d."),
+    published=gettext_lazy(
+        "SLA v%(n)d is in force. New MQLs get its deadlines; open hand-offs keep theirs."
+    ),
+    no_draft_to_approve=gettext_lazy("There is no draft to approve."),
+    no_draft_to_publish=gettext_lazy("There is no draft to publish."),
+)

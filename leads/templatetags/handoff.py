@@ -1,5 +1,7 @@
 from django import template
 
+from leads import models
+
 register = template.Library()
 
 
@@ -14,6 +16,4 @@ def person(user) -> str:
 @register.filter
 def reason_label(code: str) -> str:
     """A stage event's reason code in words (rejection, recycle, scoring reasons)."""
-    from sla.forms import reason_label as label
-
-    return label(code) if code else ""
+    return models.reason_label(code)

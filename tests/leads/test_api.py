@@ -57,9 +57,9 @@ def integration(db) -> APIClient:
 
 @pytest.fixture
 def changed(monkeypatch):
-    """Lead ids passed to the lead-changed hooks, one list per call."""
+    """Lead ids passed to the lead-changed followers, one list per call."""
     calls: list[list[int]] = []
-    monkeypatch.setattr(services, "lead_changed_hooks", [calls.append])
+    monkeypatch.setattr(services, "_followers", lambda change: (calls.append,))
     return calls
 
 
@@ -829,7 +829,7 @@ def test_an_activity_batch_that_races_another_writer_falls_back_to_one_by_one(
     lead = LeadFactory(email="ann@acme.example")
     stored = ActivityFactory(lead=lead, source_system="mautic", external_id="raced")
     # As if the other request stored "raced" between our check and our insert.
-    monkeypatch.setattr(api, "_stored_activity_ids", lambda keys: {})
+    monkeypatch.setattr(services, "_stored_activity_ids", lambda keys: {})
     items = [
         activity(email="ann@acme.example", source_system="mautic", external_id="fresh"),
         activity(email="ann@acme.example", source_system="mautic", external_id="raced"),

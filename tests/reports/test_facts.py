@@ -22,10 +22,12 @@ def snapshot() -> list[dict]:
     return [model_to_dict(f) for f in MqlFact.objects.order_by("mql_event_id")]
 
 
-def test_the_reports_hook_runs_after_the_slas():
-    hooks = lead_services.stage_change_hooks
-    assert hooks.index(sla_services.on_stage_change) < hooks.index(services.on_stage_change)
-    assert services.on_handoff_changed in sla_services.handoff_changed_hooks
+def test_the_report_facts_follow_a_stage_change_after_the_hand_off():
+    followers = lead_services._followers("stage_changed")
+    assert followers.index(sla_services.handoff_follow_stage) < followers.index(
+        services.facts_follow_stage
+    )
+    assert services.facts_follow_handoff in lead_services._followers("handoff_changed")
 
 
 def test_a_rebuild_gives_the_rows_the_hooks_wrote(history):

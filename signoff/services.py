@@ -1,8 +1,7 @@
 """Sign-off of versioned agreements (scoring rule sets, the SLA): one draft at a time, edited
 by both teams, approved by a marketing and a sales role, then published read-only.
 
-A versioned model here has `status` (draft / published / retired), `is_draft`,
-`published_at`, `published_by`, and `approvals` (rows with `user` and `side`).
+A versioned model here is a SignedVersionBase with `approvals` (ApprovalBase rows).
 """
 
 from __future__ import annotations
@@ -15,19 +14,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
-SIDE_LABELS = {"marketing": gettext_lazy("Marketing"), "sales": gettext_lazy("Sales")}
+from .models import Side
 
 
 def approval_sides(user: Any) -> list[str]:
     """The sides a user signs for (a marketing manager, a sales manager, or both)."""
-    sides = []
-    if user.has_perm("scoring.approve_as_marketing"):
-        sides.append("marketing")
-    if user.has_perm("scoring.approve_as_sales"):
-        sides.append("sales")
-    return sides
+    return [side for side in Side.values if user.has_perm(f"signoff.approve_as_{side}")]
 
 
 def missing_sides(version: models.Model) -> list[str]:
@@ -71,11 +64,11 @@ def publish(*, version: models.Model, user: Any) -> models.Model:
     version = model.objects.select_for_update().get(pk=version.pk)
     if not version.is_draft:
         raise ValidationError(_("This version is already published."))
-    if not user.has_perm("scoring.publish_ruleset"):
+    if not user.has_perm("signoff.publish_version"):
         raise PermissionDenied(_("You cannot publish this."))
     missing = missing_sides(version)
     if missing:
-        labels = ", ".join(str(SIDE_LABELS.get(side, side)) for side in missing)
+        labels = ", ".join(str(Side(side).label) for side in missing)
         raise ValidationError(_("Approval still needed from: %(sides)s.") % {"sides": labels})
     model.objects.filter(status="published").update(status="retired")
     version.status = "published"

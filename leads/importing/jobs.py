@@ -1,0 +1,115 @@
+"""Import jobs: an upload queued, claimed by one worker, resumed if that worker dies."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..models import ImportJob
+from .mapping import ImportFailed, mapping_load
+from .writing import ImportReport, import_csv
+
+# Jobs --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def import_job_create(*, file: UploadedFile, mapping: Mapping[str, Any], user: Any) -> ImportJob:
+    """Store the upload and queue its import once the job row is committed."""
+    from ..tasks import import_job_run_task
+
+    job = ImportJob(original_name=Path(file.name or "").name[:255], mapping=dict(mapping))
+    job.created_by = user if user is not None and user.is_authenticated else None
+    job.file.save(job.original_name or "import.csv", file, save=False)
+    job.save()
+    transaction.on_commit(lambda: import_job_run_task.delay(job.pk))
+    return job
+
+
+def _job_progress(job_id: int) -> Callable[[ImportReport], None]:
+    def save(report: ImportReport) -> None:
+        ImportJob.objects.filter(pk=job_id).update(
+            total_rows=report.total_rows,
+            processed_rows=report.processed_rows,
+            created_count=report.created,
+            updated_count=report.updated,
+            rejected_count=report.rejected,
+            errors=report.errors,
+            heartbeat_at=timezone.now(),
+        )
+
+    return save
+
+
+# A job that showed no progress for this long lost its worker; imports are idempotent
+# (rows upsert by e-mail, history events are skipped when present), so it starts again.
+IMPORT_STALE_AFTER = dt.timedelta(minutes=5)
+
+
+def _claimable(job_id: int) -> Any:
+    stale = timezone.now() - IMPORT_STALE_AFTER
+    return ImportJob.objects.filter(pk=job_id).filter(
+        Q(status=ImportJob.Status.QUEUED)
+        | Q(status=ImportJob.Status.RUNNING, heartbeat_at__lt=stale)
+    )
+
+
+def import_jobs_resume() -> list[int]:
+    """Queue again the jobs whose worker died (beat, every few minutes)."""
+    from ..tasks import import_job_run_task
+
+    stale = timezone.now() - IMPORT_STALE_AFTER
+    ids = list(
+        ImportJob.objects.filter(
+            status=ImportJob.Status.RUNNING, heartbeat_at__lt=stale
+        ).values_list("pk", flat=True)
+    )
+    for job_id in ids:
+        import_job_run_task.delay(job_id)
+    return ids
+
+
+def import_job_run(*, job_id: int) -> ImportJob | None:
+    """Run a queued import. Claimed with a conditional update, so a second run (a redelivered
+    task, a double click) finds it taken and does nothing; a job whose worker died (no
+    heartbeat for IMPORT_STALE_AFTER) is claimed again and re-imported from the start."""
+    now = timezone.now()
+    claimed = _claimable(job_id).update(
+        status=ImportJob.Status.RUNNING, started_at=now, heartbeat_at=now
+    )
+    if claimed != 1:
+        return None
+    job = ImportJob.objects.get(pk=job_id)
+    try:
+        import_csv(
+            open_file=lambda: job.file.storage.open(job.file.name, "rb"),
+            mapping=mapping_load(job.mapping),
+            progress=_job_progress(job.pk),
+            context={"import_job": job.pk},
+        )
+    except ImportFailed as exc:
+        _job_finish(job, ImportJob.Status.FAILED, exc.message)
+    except Exception:
+        _job_finish(
+            job,
+            ImportJob.Status.FAILED,
+            _("The import stopped on an unexpected error; the rows counted above were imported."),
+        )
+        raise
+    else:
+        _job_finish(job, ImportJob.Status.DONE, "")
+    job.refresh_from_db()
+    return job
+
+
+def _job_finish(job: ImportJob, status: str, failure: str) -> None:
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=status, failure=failure, finished_at=timezone.now()
+    )
