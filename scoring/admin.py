@@ -1,7 +1,7 @@
-"""The draft is edited in the admin: the rule-set settings with its rules inline.
+"""The rule sets in the admin (for superusers): the settings with the rules inline.
 
-Published versions are read-only, and any saved edit of the draft withdraws its approvals
-(scoring.services.draft_edited). simple_history records who changed which rule.
+Published versions are read-only; edits of the draft go through scoring.services like the
+pages' and the API's, so they withdraw approvals and are recorded with who made them.
 """
 
 from django import forms
@@ -18,20 +18,7 @@ small = forms.Textarea(attrs={"rows": 1, "cols": 22})
 class RuleForm(forms.ModelForm):
     class Meta:
         model = Rule
-        fields = [
-            "position",
-            "kind",
-            "name",
-            "field",
-            "operator",
-            "value",
-            "activity_kind",
-            "property_conditions",
-            "points",
-            "cap",
-            "window_days",
-            "min_count",
-        ]
+        fields = Rule.EDITABLE_FIELDS
         widgets = {
             "value": small,
             "property_conditions": small,
@@ -56,9 +43,27 @@ class RuleSetVersionAdmin(SignedVersionAdmin):
     overview_url_name = "scoring:overview"
     list_display = ["number", "name", "status", "mql_threshold", "published_at", "overview"]
     list_filter = ["status"]
-    fields = ["name", "mql_threshold", "min_fit_score", "decay_half_life_days"]
+    fields = ["name", *RuleSetVersion.SETTINGS_FIELDS]
     inlines = [RuleInline]
 
     def withdraw_approvals(self, version, user) -> int:
         # Scoring also notes the withdrawal on the draft's discussion.
         return services.draft_edited(version=version, user=user)
+
+    # Edits go through the same services as the pages and the API.
+    def save_model(self, request, obj, form, change) -> None:
+        obj._signoff_approved_before = obj.approvals.exists()
+        if form.has_changed():
+            data = {name: form.cleaned_data[name] for name in form.changed_data}
+            services.draft_settings_update(version=obj, data=data, user=request.user)
+
+    def save_formset(self, request, form, formset, change) -> None:
+        instances = formset.save(commit=False)
+        for rule in formset.deleted_objects:
+            services.rule_delete(rule=rule, user=request.user)
+        for rule in instances:
+            data = {name: getattr(rule, name) for name in Rule.EDITABLE_FIELDS}
+            if rule.pk is None:
+                services.rule_create(version=form.instance, data=data, user=request.user)
+            else:
+                services.rule_update(rule=rule, data=data, user=request.user)

@@ -5,16 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
-from rest_framework.exceptions import PermissionDenied as ApiPermissionDenied
-from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -23,39 +19,17 @@ from core.validation import RejectUnknownFields
 from leads import selectors as lead_selectors
 from leads.models import StageEvent
 
-from . import engine, selectors, services
+from . import selectors, services
 from .models import RescoreRun, Rule, RuleSetVersion
 
 VIEW = ("scoring.view_rulesetversion",)
 EDIT = ("scoring.view_rulesetversion", "scoring.edit_draft")
 
 
-def _raise_api(exc: ValidationError | PermissionDenied):
-    if isinstance(exc, PermissionDenied):
-        raise ApiPermissionDenied(str(exc) or None)
-    raise ApiValidationError(
-        exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-    )
-
-
 class RuleOutput(serializers.ModelSerializer):
     class Meta:
         model = Rule
-        fields = [
-            "id",
-            "position",
-            "kind",
-            "name",
-            "field",
-            "operator",
-            "value",
-            "activity_kind",
-            "property_conditions",
-            "points",
-            "cap",
-            "window_days",
-            "min_count",
-        ]
+        fields = ["id", *Rule.EDITABLE_FIELDS]
         ref_name = "Rule"
 
 
@@ -67,26 +41,6 @@ class RuleInput(RejectUnknownFields, serializers.ModelSerializer):
         model = Rule
         fields = [f for f in RuleOutput.Meta.fields if f != "id"]
         ref_name = "RuleInput"
-
-    def validate(self, attrs: dict) -> dict:
-        current = {f: getattr(self.instance, f) for f in self.Meta.fields} if self.instance else {}
-        merged = {
-            "field": "",
-            "operator": "",
-            "value": None,
-            "activity_kind": "",
-            "property_conditions": [],
-            "points": 0,
-            "cap": None,
-            "window_days": None,
-            "min_count": None,
-            **current,
-            **attrs,
-        }
-        errors = engine.validate_rule(Rule(**{k: v for k, v in merged.items() if k != "position"}))
-        if errors:
-            raise serializers.ValidationError(errors)
-        return attrs
 
 
 class VersionOutput(serializers.ModelSerializer):
@@ -100,9 +54,7 @@ class VersionOutput(serializers.ModelSerializer):
             "number",
             "status",
             "name",
-            "mql_threshold",
-            "min_fit_score",
-            "decay_half_life_days",
+            *RuleSetVersion.SETTINGS_FIELDS,
             "created_at",
             "published_at",
             "rules",
@@ -124,7 +76,7 @@ class VersionOutput(serializers.ModelSerializer):
 class DraftSettingsInput(RejectUnknownFields, serializers.ModelSerializer):
     class Meta:
         model = RuleSetVersion
-        fields = ["name", "mql_threshold", "min_fit_score", "decay_half_life_days"]
+        fields = ["name", *RuleSetVersion.SETTINGS_FIELDS]
         extra_kwargs = {"decay_half_life_days": {"min_value": 0.1}}
         ref_name = "DraftSettingsInput"
 
@@ -197,10 +149,9 @@ class DraftApi(ApiView):
         draft = _draft_or_404()
         serializer = DraftSettingsInput(draft, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        with transaction.atomic():
-            draft._history_user = request.user
-            serializer.save()
-            services.draft_edited(version=draft, user=request.user)
+        services.draft_settings_update(
+            version=draft, data=serializer.validated_data, user=request.user
+        )
         return Response(VersionOutput(draft).data)
 
 
@@ -212,11 +163,9 @@ class DraftRulesApi(ApiView):
         draft = _draft_or_404()
         serializer = RuleInput(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with transaction.atomic():
-            rule = Rule(version=draft, **serializer.validated_data)
-            rule._history_user = request.user
-            rule.save()
-            services.draft_edited(version=draft, user=request.user)
+        rule = services.rule_create(
+            version=draft, data=serializer.validated_data, user=request.user
+        )
         return Response(RuleOutput(rule).data, status=status.HTTP_201_CREATED)
 
 
@@ -233,19 +182,12 @@ class DraftRuleApi(ApiView):
         rule = self._rule(rule_id)
         serializer = RuleInput(rule, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        with transaction.atomic():
-            rule._history_user = request.user
-            serializer.save()
-            services.draft_edited(version=rule.version, user=request.user)
+        services.rule_update(rule=rule, data=serializer.validated_data, user=request.user)
         return Response(RuleOutput(rule).data)
 
     @extend_schema(tags=["scoring"], responses={204: None, 404: None, **WRITE_ERRORS})
     def delete(self, request: Request, rule_id: int) -> Response:
-        rule = self._rule(rule_id)
-        with transaction.atomic():
-            rule._history_user = request.user
-            rule.delete()
-            services.draft_edited(version=rule.version, user=request.user)
+        services.rule_delete(rule=self._rule(rule_id), user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -291,10 +233,7 @@ class DraftApproveApi(ApiView):
     @extend_schema(tags=["scoring"], request=None, responses={200: VersionOutput, **WRITE_ERRORS})
     def post(self, request: Request) -> Response:
         draft = _draft_or_404()
-        try:
-            services.ruleset_approve(version=draft, user=request.user)
-        except (ValidationError, PermissionDenied) as exc:
-            _raise_api(exc)
+        services.ruleset_approve(version=draft, user=request.user)
         return Response(VersionOutput(draft).data)
 
 
@@ -304,10 +243,7 @@ class DraftPublishApi(ApiView):
     @extend_schema(tags=["scoring"], request=None, responses={202: RunOutput, **WRITE_ERRORS})
     def post(self, request: Request) -> Response:
         draft = _draft_or_404()
-        try:
-            run = services.ruleset_publish(version=draft, user=request.user)
-        except (ValidationError, PermissionDenied) as exc:
-            _raise_api(exc)
+        run = services.ruleset_publish(version=draft, user=request.user)
         run = RescoreRun.objects.select_related("version").get(pk=run.pk)
         return Response(selectors.run_progress(run), status=status.HTTP_202_ACCEPTED)
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -13,6 +15,13 @@ from signoff.models import ApprovalBase, SignedVersionBase
 
 class RuleSetVersion(SignedVersionBase):
     """One version of the scoring model. Edits happen on the draft; published ones are frozen."""
+
+    # The settings that change scores; forms, the API, copies, diffs and history use this list.
+    SETTINGS_FIELDS: ClassVar[tuple[str, ...]] = (
+        "mql_threshold",
+        "min_fit_score",
+        "decay_half_life_days",
+    )
 
     name = models.CharField(_("name"), max_length=200, blank=True)
     mql_threshold = models.FloatField(_("MQL threshold"), default=50)
@@ -71,6 +80,22 @@ class Rule(models.Model):
         NOT_EMPTY = "not_empty", _("is not empty")
         EMAIL_DOMAIN_IN = "email_domain_in", _("e-mail domain is one of")
         FREE_MAIL = "free_mail", _("e-mail is a free-mail address")
+
+    # What a rule is made of. SCORING_FIELDS change scores; EDITABLE_FIELDS are what people edit.
+    # The editor, the admin, the API, copies, diffs and history all use these lists.
+    SCORING_FIELDS: ClassVar[tuple[str, ...]] = (
+        "kind",
+        "field",
+        "operator",
+        "value",
+        "activity_kind",
+        "property_conditions",
+        "points",
+        "cap",
+        "window_days",
+        "min_count",
+    )
+    EDITABLE_FIELDS: ClassVar[tuple[str, ...]] = ("position", "name", *SCORING_FIELDS)
 
     version = models.ForeignKey(RuleSetVersion, on_delete=models.CASCADE, related_name="rules")
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)

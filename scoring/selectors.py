@@ -195,25 +195,10 @@ def actual_mqls_by_month(*, months: int = 12, now: dt.datetime | None = None) ->
     return rows
 
 
-DIFF_FIELDS = (
-    "kind",
-    "field",
-    "operator",
-    "value",
-    "activity_kind",
-    "property_conditions",
-    "points",
-    "cap",
-    "window_days",
-    "min_count",
-)
-VERSION_FIELDS = ("mql_threshold", "min_fit_score", "decay_half_life_days")
-
-
 def version_diff(*, old: RuleSetVersion | None, new: RuleSetVersion) -> dict[str, Any]:
     """A readable diff: settings changed, rules added, removed and changed (matched by name)."""
     settings_changed = []
-    for f in VERSION_FIELDS:
+    for f in RuleSetVersion.SETTINGS_FIELDS:
         before = getattr(old, f) if old else None
         after = getattr(new, f)
         if before != after:
@@ -233,7 +218,7 @@ def version_diff(*, old: RuleSetVersion | None, new: RuleSetVersion) -> dict[str
                 "old": getattr(a, f),
                 "new": getattr(b, f),
             }
-            for f in DIFF_FIELDS
+            for f in Rule.SCORING_FIELDS
             if getattr(a, f) != getattr(b, f)
         ]
         if fields:
@@ -265,7 +250,7 @@ def rule_change_history(*, version: RuleSetVersion, limit: int = 100) -> list[di
             changes = [
                 {"field": c.field, "old": c.old, "new": c.new}
                 for c in delta.changes
-                if c.field in DIFF_FIELDS or c.field == "name"
+                if c.field in Rule.SCORING_FIELDS or c.field == "name"
             ]
             if not changes:
                 continue

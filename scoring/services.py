@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -28,20 +29,6 @@ logger = logging.getLogger(__name__)
 CHUNK_SIZE = settings.RESCORE_CHUNK_SIZE
 # A running rescore whose heartbeat is older than this is taken over by the next runner.
 STALE_AFTER = dt.timedelta(seconds=60)
-RULE_FIELDS = (
-    "kind",
-    "name",
-    "field",
-    "operator",
-    "value",
-    "activity_kind",
-    "property_conditions",
-    "points",
-    "cap",
-    "window_days",
-    "min_count",
-    "position",
-)
 
 
 def rescore_leads_enqueue(lead_ids: list[int]) -> None:
@@ -79,15 +66,18 @@ def draft_get_or_create(*, user: Any) -> RuleSetVersion:
     draft = RuleSetVersion.objects.create(
         number=number,
         name=live.name if live else _("Scoring model"),
-        mql_threshold=live.mql_threshold if live else 50,
-        min_fit_score=live.min_fit_score if live else None,
-        decay_half_life_days=live.decay_half_life_days if live else 30,
+        **(
+            {f: getattr(live, f) for f in RuleSetVersion.SETTINGS_FIELDS}
+            if live
+            else {"mql_threshold": 50, "min_fit_score": None, "decay_half_life_days": 30}
+        ),
         based_on=live,
         created_by=user if user and user.is_authenticated else None,
     )
     if live:
         Rule.objects.bulk_create(
-            Rule(version=draft, **{f: getattr(r, f) for f in RULE_FIELDS}) for r in live.rules.all()
+            Rule(version=draft, **{f: getattr(r, f) for f in Rule.EDITABLE_FIELDS})
+            for r in live.rules.all()
         )
     return draft
 
@@ -103,6 +93,77 @@ def draft_edited(*, version: RuleSetVersion, user: Any) -> int:
             % {"user": user.get_username() if user else _("system")},
         )
     return withdrawn
+
+
+# Rules and settings of the draft: every editor (pages, API, admin) writes through these, so an
+# edit always withdraws approvals and is recorded with who made it.
+
+RULE_DEFAULTS: dict[str, Any] = {
+    "field": "",
+    "operator": "",
+    "value": None,
+    "activity_kind": "",
+    "property_conditions": [],
+    "points": 0,
+    "cap": None,
+    "window_days": None,
+    "min_count": None,
+}
+
+
+def _rule_check(rule: Rule) -> None:
+    errors = engine.validate_rule(rule)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _draft_only(version: RuleSetVersion) -> None:
+    if not version.is_draft:
+        raise ValidationError(_("Only a draft can be edited; published versions are read-only."))
+
+
+@transaction.atomic
+def rule_create(*, version: RuleSetVersion, data: dict[str, Any], user: Any) -> Rule:
+    _draft_only(version)
+    rule = Rule(version=version, **{**RULE_DEFAULTS, **data})
+    _rule_check(rule)
+    rule._history_user = user  # type: ignore[attr-defined]
+    rule.save()
+    draft_edited(version=version, user=user)
+    return rule
+
+
+@transaction.atomic
+def rule_update(*, rule: Rule, data: dict[str, Any], user: Any) -> Rule:
+    _draft_only(rule.version)
+    for name, value in data.items():
+        setattr(rule, name, value)
+    _rule_check(rule)
+    rule._history_user = user  # type: ignore[attr-defined]
+    rule.save()
+    draft_edited(version=rule.version, user=user)
+    return rule
+
+
+@transaction.atomic
+def rule_delete(*, rule: Rule, user: Any) -> None:
+    _draft_only(rule.version)
+    rule._history_user = user  # type: ignore[attr-defined]
+    rule.delete()
+    draft_edited(version=rule.version, user=user)
+
+
+@transaction.atomic
+def draft_settings_update(
+    *, version: RuleSetVersion, data: dict[str, Any], user: Any
+) -> RuleSetVersion:
+    _draft_only(version)
+    for name, value in data.items():
+        setattr(version, name, value)
+    version._history_user = user  # type: ignore[attr-defined]
+    version.save()
+    draft_edited(version=version, user=user)
+    return version
 
 
 approval_sides = signoff.approval_sides

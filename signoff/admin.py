@@ -57,16 +57,16 @@ class SignedVersionAdmin(SimpleHistoryAdmin):
         return super().has_change_permission(request, obj)
 
     def save_model(self, request, obj, form, change) -> None:
-        super().save_model(request, obj, form, change)
         # On the object, not on this admin: one admin instance serves every request.
-        obj._signoff_changed = form.has_changed()
+        obj._signoff_approved_before = obj.pk is not None and obj.approvals.exists()
+        super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)
-        changed = getattr(form.instance, "_signoff_changed", False) or any(
-            fs.has_changed() for fs in formsets
-        )
-        if changed and self.withdraw_approvals(form.instance, request.user):
+        version = form.instance
+        if form.has_changed() or any(fs.has_changed() for fs in formsets):
+            self.withdraw_approvals(version, request.user)
+        if getattr(version, "_signoff_approved_before", False) and not version.approvals.exists():
             messages.warning(request, _("The draft changed, so its approvals were withdrawn."))
 
     def response_change(self, request, obj):

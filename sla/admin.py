@@ -46,31 +46,9 @@ class SlaVersionAdmin(SignedVersionAdmin):
     list_filter = ["status"]
     inlines = [ClosedDayInline]
     fieldsets = [
-        (
-            _("Business calendar"),
-            {
-                "fields": [
-                    "time_zone",
-                    "working_days",
-                    ("day_start", "day_end"),
-                    ("holiday_country", "holiday_subdivision"),
-                ]
-            },
-        ),
-        (
-            _("Sales promises"),
-            {
-                "fields": [
-                    "accept_within_hours",
-                    "first_contact_hot_minutes",
-                    "first_contact_hours",
-                    "qualify_within_days",
-                    "hot_score",
-                    "escalation_grace_minutes",
-                ]
-            },
-        ),
-        (_("Marketing promises"), {"fields": ["min_mqls_per_month", "min_acceptance_rate"]}),
+        (_("Business calendar"), {"fields": SlaVersion.CALENDAR_TERMS}),
+        (_("Sales promises"), {"fields": SlaVersion.SALES_TERMS}),
+        (_("Marketing promises"), {"fields": SlaVersion.MARKETING_TERMS}),
     ]
 
 

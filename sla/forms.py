@@ -156,22 +156,7 @@ class SlaVersionForm(forms.ModelForm):
 
     class Meta:
         model = SlaVersion
-        fields = [
-            "time_zone",
-            "working_days",
-            "day_start",
-            "day_end",
-            "holiday_country",
-            "holiday_subdivision",
-            "accept_within_hours",
-            "first_contact_hot_minutes",
-            "first_contact_hours",
-            "qualify_within_days",
-            "hot_score",
-            "escalation_grace_minutes",
-            "min_mqls_per_month",
-            "min_acceptance_rate",
-        ]
+        fields = SlaVersion.TERMS
 
     def clean_holiday_country(self) -> str:
         return (self.cleaned_data.get("holiday_country") or "").strip().upper()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -32,6 +33,27 @@ def _default_time_zone() -> str:
 
 class SlaVersion(SignedVersionBase):
     """The agreement. Edited as a draft, signed by both sides, then read-only."""
+
+    # The agreement's terms, grouped as the pages show them. Forms, the admin, copies, diffs
+    # and history all derive their lists from these.
+    CALENDAR_TERMS: ClassVar[tuple[str, ...]] = (
+        "time_zone",
+        "working_days",
+        "day_start",
+        "day_end",
+        "holiday_country",
+        "holiday_subdivision",
+    )
+    SALES_TERMS: ClassVar[tuple[str, ...]] = (
+        "accept_within_hours",
+        "first_contact_hot_minutes",
+        "first_contact_hours",
+        "qualify_within_days",
+        "hot_score",
+        "escalation_grace_minutes",
+    )
+    MARKETING_TERMS: ClassVar[tuple[str, ...]] = ("min_mqls_per_month", "min_acceptance_rate")
+    TERMS: ClassVar[tuple[str, ...]] = CALENDAR_TERMS + SALES_TERMS + MARKETING_TERMS
 
     # Business calendar.
     time_zone = models.CharField(_("time zone"), max_length=64, default=_default_time_zone)

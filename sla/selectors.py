@@ -206,25 +206,6 @@ def sla_versions() -> list[SlaVersion]:
     return list(SlaVersion.objects.select_related("published_by", "created_by").order_by("-number"))
 
 
-SLA_DIFF_FIELDS = (
-    "time_zone",
-    "working_days",
-    "day_start",
-    "day_end",
-    "holiday_country",
-    "holiday_subdivision",
-    "accept_within_hours",
-    "first_contact_hot_minutes",
-    "first_contact_hours",
-    "qualify_within_days",
-    "hot_score",
-    "escalation_grace_minutes",
-    "min_mqls_per_month",
-    "min_acceptance_rate",
-    "status",
-)
-
-
 def _label(model: Any, field: str) -> str:
     return str(model._meta.get_field(field).verbose_name)
 
@@ -232,8 +213,8 @@ def _label(model: Any, field: str) -> str:
 def sla_diff(*, old: SlaVersion, new: SlaVersion) -> list[dict[str, Any]]:
     changes = [
         {"field": _label(SlaVersion, f), "old": getattr(old, f), "new": getattr(new, f)}
-        for f in SLA_DIFF_FIELDS
-        if f != "status" and getattr(old, f) != getattr(new, f)
+        for f in SlaVersion.TERMS
+        if getattr(old, f) != getattr(new, f)
     ]
     old_days = {(d.date, d.name) for d in old.closed_days.all()}
     new_days = {(d.date, d.name) for d in new.closed_days.all()}
@@ -256,7 +237,7 @@ def sla_change_history(*, limit: int = 50) -> list[dict[str, Any]]:
             previous = record.prev_record
             if previous is None:
                 continue
-            delta = record.diff_against(previous, included_fields=list(SLA_DIFF_FIELDS))
+            delta = record.diff_against(previous, included_fields=[*SlaVersion.TERMS, "status"])
             changes = [
                 {"field": _label(SlaVersion, c.field), "old": c.old, "new": c.new}
                 for c in delta.changes

@@ -500,23 +500,6 @@ def _resolved(breach: Breach) -> bool:
 # --------------------------------------------------------------------------------------------
 # The agreement itself: drafts signed by both sides, like rule sets
 
-SLA_COPY_FIELDS = (
-    "time_zone",
-    "working_days",
-    "day_start",
-    "day_end",
-    "holiday_country",
-    "holiday_subdivision",
-    "accept_within_hours",
-    "first_contact_hot_minutes",
-    "first_contact_hours",
-    "qualify_within_days",
-    "hot_score",
-    "escalation_grace_minutes",
-    "min_mqls_per_month",
-    "min_acceptance_rate",
-)
-
 
 @transaction.atomic
 def sla_draft_get_or_create(*, user: Any) -> SlaVersion:
@@ -532,7 +515,7 @@ def sla_draft_get_or_create(*, user: Any) -> SlaVersion:
     draft = SlaVersion.objects.create(
         number=number,
         created_by=user if user and user.is_authenticated else None,
-        **{f: getattr(live, f) for f in SLA_COPY_FIELDS},
+        **{f: getattr(live, f) for f in SlaVersion.TERMS},
     )
     ClosedDay.objects.bulk_create(
         ClosedDay(version=draft, date=d.date, name=d.name) for d in live.closed_days.all()

@@ -1,5 +1,6 @@
 """Shared personas: a marketing manager, a sales rep, a sales manager, an outsider."""
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -7,6 +8,8 @@ import pytest
 from django.contrib.auth.models import Group
 
 from leads import roles
+from sla.models import SlaVersion
+from sla.services import sla_live
 
 from .factories import ProfileFactory, TeamFactory, UserFactory
 
@@ -17,6 +20,37 @@ REALDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata"
 def _fast_password_hashing(settings):
     # Personas log in with passwords; the production hasher is slow by design.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def tokyo_sla(**terms) -> SlaVersion:
+    """The live SLA (version 1) as most tests want it: Tokyo, Mon–Fri 09:00–18:00, Japanese
+    holidays; 4 h to accept, 30 min first contact when hot (score 80+), else 8 h; 10 business
+    days to qualify; escalation after 60 min. `terms` change any of it."""
+    version = sla_live()
+    SlaVersion.objects.filter(pk=version.pk).update(
+        **{
+            "time_zone": "Asia/Tokyo",
+            "holiday_country": "JP",
+            "working_days": [0, 1, 2, 3, 4],
+            "day_start": dt.time(9),
+            "day_end": dt.time(18),
+            "accept_within_hours": 4,
+            "first_contact_hot_minutes": 30,
+            "first_contact_hours": 8,
+            "qualify_within_days": 10,
+            "hot_score": 80,
+            "escalation_grace_minutes": 60,
+            **terms,
+        }
+    )
+    version.refresh_from_db()
+    return version
+
+
+@pytest.fixture
+def sla(db):
+    """The Tokyo SLA of `tokyo_sla`."""
+    return tokyo_sla()
 
 
 def realdata_path(name: str) -> Path:

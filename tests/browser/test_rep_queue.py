@@ -7,33 +7,13 @@ from django.utils import timezone
 from leads.models import Stage
 from leads.services import lead_transition
 from sla import services
-from sla.models import SlaVersion
 
+from ..conftest import tokyo_sla
 from ..factories import ActivityFactory, CompanyFactory, LeadFactory
 from .conftest import ARTIFACTS, login
 
 pytestmark = pytest.mark.browser
 COUNTDOWN = re.compile(r"^(\d+d )?(\d+h )?\d+m \d{2}s left$")
-
-
-def tokyo_sla() -> SlaVersion:
-    """Version 1 as tests/sla/conftest.py's `sla` fixture sets it: Tokyo business hours."""
-    version = services.sla_live()
-    SlaVersion.objects.filter(pk=version.pk).update(
-        time_zone="Asia/Tokyo",
-        holiday_country="JP",
-        working_days=[0, 1, 2, 3, 4],
-        day_start=dt.time(9),
-        day_end=dt.time(18),
-        accept_within_hours=4,
-        first_contact_hot_minutes=30,
-        first_contact_hours=8,
-        qualify_within_days=10,
-        hot_score=80,
-        escalation_grace_minutes=60,
-    )
-    version.refresh_from_db()
-    return version
 
 
 def shot(page, name: str) -> str:

@@ -39,9 +39,8 @@ from django.core.management import call_command
 from leads.models import Lead, Stage
 from leads.services import lead_transition
 from sla import services as sla_services
-from sla.models import SlaVersion
-from sla.services import sla_live
 
+from ..conftest import tokyo_sla
 from ..factories import CompanyFactory, LeadFactory
 
 TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
@@ -56,24 +55,7 @@ def tokyo(*args) -> dt.datetime:
 
 @pytest.fixture
 def sla(db):
-    version = sla_live()
-    SlaVersion.objects.filter(pk=version.pk).update(
-        time_zone="Asia/Tokyo",
-        holiday_country="JP",
-        working_days=[0, 1, 2, 3, 4],
-        day_start=dt.time(9),
-        day_end=dt.time(18),
-        accept_within_hours=4,
-        first_contact_hot_minutes=30,
-        first_contact_hours=8,
-        qualify_within_days=10,
-        hot_score=80,
-        escalation_grace_minutes=60,
-        min_mqls_per_month=3,
-        min_acceptance_rate=60,
-    )
-    version.refresh_from_db()
-    return version
+    return tokyo_sla(min_mqls_per_month=3, min_acceptance_rate=60)
 
 
 @pytest.fixture
