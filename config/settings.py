@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "scoring",
     "sla",
     "reports",
+    "demo",
+    "bench",
 ]
 
 # What follows a change to a lead, in this order. Declared here rather than registered by the

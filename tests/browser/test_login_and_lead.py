@@ -1,6 +1,6 @@
 import pytest
 
-from leads.demo import DEMO_PASSWORD, demo_seed
+from demo.seed import DEMO_PASSWORD, demo_seed
 from leads.models import Stage
 from leads.services import lead_transition
 

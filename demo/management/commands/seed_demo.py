@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from leads.demo import demo_seed, demo_users_ensure
+from demo.seed import demo_seed, demo_users_ensure
 from leads.models import Lead
 
 

@@ -2,7 +2,7 @@
 
 `manage.py bench` (the command) calls `bench_run`; tests call it at tiny N. Everything here
 assumes the database holds nothing but what the bench creates (`bench_guard` checks), so
-`make bench` points DATABASE_URL at a database of its own (`bench_database_prepare`).
+`make bench` points DATABASE_URL at a database of its own (`common.bench_database_prepare`).
 
 Seeding is set-based: on PostgreSQL one INSERT ... SELECT generate_series per table, with
 pseudo-random values from hashint8extended(ordinal, seed) so a seed gives the same data
@@ -23,20 +23,31 @@ import time
 import tracemalloc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
+from functools import partial
 from typing import Any, TextIO
 from unittest import mock
 
 from django.apps import apps
-from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from leads.models import Activity, Company, Lead
+from scoring import engine, services
+from scoring.models import RescoreRun, Rule, RuleSetVersion
+from scoring.tasks import rescore_leads_task
 
-from . import engine, services
-from .models import RescoreRun, Rule, RuleSetVersion
+from .common import (
+    INDUSTRIES,
+    BenchError,
+    PgGen,
+    cumulative,
+    elapsed_ms,
+    say,
+    sql_quote,
+    tables_analyze,
+    timings_ms,
+)
 
 # Targets from the sizing brief: 1M leads / 10M activities rescored in a minute.
 TARGET_LEADS_PER_SECOND = 1_000_000 / 60
@@ -116,16 +127,6 @@ STAGES = [
     ("rejected", 4),
     ("recycled", 6),
     ("disqualified", 3),
-]
-INDUSTRIES = [
-    ("Software", 25),
-    ("Financial Services", 12),
-    ("Manufacturing", 15),
-    ("Retail", 12),
-    ("Healthcare", 10),
-    ("Education", 8),
-    ("Public Sector", 5),
-    ("", 13),
 ]
 # Demo requests are rare: each one fast-tracks a lead, and each new MQL runs the Python path.
 ACTIVITY_KINDS = [
@@ -218,50 +219,8 @@ def _percentile(values: Sequence[float], pct: float) -> float:
     return ordered[rank]
 
 
-class BenchError(Exception):
-    pass
-
-
 # --------------------------------------------------------------------------------------------
-# The bench's own database
-
-
-def bench_database_prepare(url: str) -> str:
-    """Recreate the dedicated bench database and return the DATABASE_URL to use.
-
-    PostgreSQL: the database in `url` (its name must end in _bench, since it is dropped) is
-    dropped and created empty. When that server cannot be reached: a fresh SQLite file in
-    var/. The caller then runs `migrate` and `bench` with DATABASE_URL set to the answer."""
-    import environ
-    import psycopg
-    from psycopg import sql
-
-    config = environ.Env.db_url_config(url)
-    if "postgresql" not in config["ENGINE"]:
-        raise BenchError("The bench database URL must be a postgres:// URL.")
-    name = config["NAME"]
-    if not name.endswith("_bench"):
-        raise BenchError(f"Refusing to drop {name!r}: the bench database's name ends in _bench.")
-    try:
-        admin = psycopg.connect(
-            host=config.get("HOST") or None,
-            port=config.get("PORT") or None,
-            user=config.get("USER") or None,
-            password=config.get("PASSWORD") or None,
-            dbname="postgres",
-            autocommit=True,
-            connect_timeout=3,
-        )
-    except psycopg.OperationalError:
-        path = Path(settings.VAR_DIR) / "bench.sqlite3"
-        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            leftover.unlink(missing_ok=True)
-        return f"sqlite:///{path}"
-    with admin:
-        ident = sql.Identifier(name)
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(ident))
-    return url
+# What the bench writes and empties
 
 
 def _bench_models() -> list[type[models.Model]]:
@@ -384,44 +343,8 @@ def bench_seed(
     )
 
 
-def _cumulative(table: Sequence[tuple[Any, float]]) -> list[float]:
-    total = float(sum(w for _v, w in table))
-    running, cum = 0.0, []
-    for _v, w in table:
-        running += w
-        cum.append(running / total)
-    return cum
-
-
 def _pick_py(rng: random.Random, table: Sequence[tuple[Any, float]]) -> Any:
-    return rng.choices([v for v, _w in table], cum_weights=_cumulative(table))[0]
-
-
-class _PgGen:
-    """SQL expressions for pseudo-random values keyed by an ordinal and a salt."""
-
-    MASK = (1 << 48) - 1
-
-    def __init__(self, seed: int):
-        self.seed = seed
-
-    def u(self, key: str, salt: int) -> str:
-        return (
-            f"((hashint8extended(({key})::int8, {self.seed * 1000 + salt}) & {self.MASK})"
-            f"::float8 / {float(1 << 48)})"
-        )
-
-    def pick(self, table: Sequence[tuple[str, float]], key: str, salt: int) -> str:
-        values = ", ".join(_quote(v) for v, _w in table)
-        bounds = ", ".join(repr(c) for c in _cumulative(table)[:-1])
-        return (
-            f"((ARRAY[{values}]::text[])"
-            f"[width_bucket({self.u(key, salt)}, ARRAY[{bounds}]::float8[]) + 1])"
-        )
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+    return rng.choices([v for v, _w in table], cum_weights=cumulative(table))[0]
 
 
 @contextmanager
@@ -455,7 +378,7 @@ def _indexes_dropped(cursor: Any, table: str) -> Iterator[None]:
 def _seed_postgresql(
     *, leads: int, companies: int, shape: CountShape, seed: int, now: dt.datetime, out: TextIO
 ) -> None:
-    g = _PgGen(seed)
+    g = PgGen(seed)
     with transaction.atomic(), connection.cursor() as cursor:
         # Sorting 10M activities into time order and rebuilding indexes need memory.
         cursor.execute("SET LOCAL work_mem = '1GB'")
@@ -478,7 +401,7 @@ ORDER BY k
         )
         cursor.execute("SELECT min(id) - 1 FROM leads_company")
         company_base = cursor.fetchone()[0]
-        _say(out, f"  companies: {companies:,} in {time.perf_counter() - step:.1f} s\n")
+        say(out, f"  companies: {companies:,} in {time.perf_counter() - step:.1f} s\n")
 
         step = time.perf_counter()
         with _indexes_dropped(cursor, "leads_lead"):
@@ -516,7 +439,7 @@ ORDER BY o
                 [now, now, now, leads],
             )
             inserted = time.perf_counter() - step
-        _say(
+        say(
             out,
             f"  leads: {leads:,} in {inserted:.1f} s, then their indexes and foreign keys in "
             f"{time.perf_counter() - step - inserted:.1f} s\n",
@@ -534,13 +457,14 @@ ORDER BY o
                 f"power(1 - {g.u(o, 71)}, {-1 / shape.tail_alpha})))::int END"
             )
             key = f"(({o} << 12) | n)"
+            site = sql_quote(SITE)
             cursor.execute(
                 f"""
 INSERT INTO leads_activity (lead_id, kind, occurred_at, properties, source_system, external_id,
                             created_at)
 SELECT lead_id, kind, at,
     CASE kind
-        WHEN 'page_view' THEN jsonb_build_object('url', {_quote(SITE)} || {g.pick(PATHS, "k", 62)})
+        WHEN 'page_view' THEN jsonb_build_object('url', {site} || {g.pick(PATHS, "k", 62)})
         WHEN 'content_download' THEN jsonb_build_object('asset', {g.pick(ASSETS, "k", 63)})
         WHEN 'email_open' THEN jsonb_build_object('campaign',
             'nurture-' || floor({g.u("k", 64)} * 12)::int)
@@ -560,19 +484,14 @@ ORDER BY at
                 [BENCH_SOURCE, now],
             )
             rows, inserted = cursor.rowcount, time.perf_counter() - step
-        _say(
+        say(
             out,
             f"  activities: {rows:,} in time order in {inserted:.1f} s, then their indexes and "
             f"foreign keys in {time.perf_counter() - step - inserted:.1f} s\n",
         )
     step = time.perf_counter()
-    with connection.cursor() as cursor:
-        for table in ("leads_company", "leads_lead", "leads_activity"):
-            # VACUUM sets the visibility map, without which the covering index is not
-            # index-only; it cannot run inside a transaction (tests run in one).
-            verb = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
-            cursor.execute(f"{verb} {table}")
-    _say(out, f"  vacuum/analyze in {time.perf_counter() - step:.1f} s\n")
+    tables_analyze(("leads_company", "leads_lead", "leads_activity"))
+    say(out, f"  vacuum/analyze in {time.perf_counter() - step:.1f} s\n")
 
 
 def _seed_python(
@@ -692,7 +611,7 @@ def _seed_python(
                 rows = []
         if rows:
             cursor.executemany(activity_sql, rows)
-    _say(out, f"  {companies:,} companies, {leads:,} leads and their activities inserted\n")
+    say(out, f"  {companies:,} companies, {leads:,} leads and their activities inserted\n")
 
 
 # --------------------------------------------------------------------------------------------
@@ -863,8 +782,6 @@ def bench_rescore(
             tracemalloc.stop()
     if done is None:
         raise BenchError("The rescore run was claimed by someone else.")
-    from .tasks import rescore_leads_task
-
     handoff_started = time.perf_counter()
     made = sum(rescore_leads_task(ids) for ids in handed)
     handoff_seconds = time.perf_counter() - handoff_started
@@ -892,21 +809,13 @@ def bench_single_lead(*, samples: int, seed: int) -> tuple[list[float], float, i
     rng = random.Random(seed)
     ids = [rng.randint(bounds["lo"], bounds["hi"]) for _ in range(samples)]
     services.lead_rescore(lead_id=ids[0])  # warm-up: imports, first connection
-    timings = []
-    for lead_id in ids:
-        started = time.perf_counter()
-        services.lead_rescore(lead_id=lead_id)
-        timings.append((time.perf_counter() - started) * 1000)
+    timings = [elapsed_ms(partial(services.lead_rescore, lead_id=i)) for i in ids]
     heaviest = (
         Activity.objects.values("lead_id").annotate(n=Count("id")).order_by("-n", "lead_id").first()
     )
     if not heaviest:
         return timings, 0.0, 0
-    runs = []
-    for _ in range(5):
-        started = time.perf_counter()
-        services.lead_rescore(lead_id=heaviest["lead_id"])
-        runs.append((time.perf_counter() - started) * 1000)
+    runs = timings_ms(lambda: services.lead_rescore(lead_id=heaviest["lead_id"]), 5, warm_up=False)
     return timings, statistics.median(runs), heaviest["n"]
 
 
@@ -957,11 +866,11 @@ def bench_run(
     """
     bench_guard()
     now = timezone.now()
-    _say(out, f"Seeding {leads:,} leads on {connection.vendor} (seed {seed})...\n")
+    say(out, f"Seeding {leads:,} leads on {connection.vendor} (seed {seed})...\n")
     seed_stats = bench_seed(
         leads=leads, activities_per_lead=activities_per_lead, seed=seed, now=now, out=out
     )
-    _say(
+    say(
         out,
         f"  {seed_stats.activities:,} activities "
         f"(max {seed_stats.max_activities:,} for one lead) in {seed_stats.seconds:.1f} s\n",
@@ -972,10 +881,10 @@ def bench_run(
         passes = []
 
         def rescore(label: str, **kwargs: Any) -> None:
-            _say(out, f"{label}...\n")
+            say(out, f"{label}...\n")
             figures = bench_rescore(version=version, label=label, **kwargs)
             passes.append(figures)
-            _say(
+            say(
                 out,
                 f"  {figures.seconds:.1f} s: {figures.changed:,} changed, "
                 f"{figures.new_mqls:,} crossed, {figures.mqls_made:,} MQLs made after "
@@ -990,7 +899,7 @@ def bench_run(
         rescore("Nightly rescore (+1 day)", as_of=clock + dt.timedelta(days=1))
         if explain:
             plan = bench_explain(version=version, as_of=clock + dt.timedelta(days=2))
-        _say(out, f"Single-lead rescore, {samples} random leads...\n")
+        say(out, f"Single-lead rescore, {samples} random leads...\n")
         single, heaviest_ms, heaviest_n = bench_single_lead(samples=samples, seed=seed)
     finally:
         if not keep:
@@ -1009,9 +918,9 @@ def bench_run(
         heaviest_activities=heaviest_n,
         explain=plan,
     )
-    _say(out, "\n" + format_report(result) + "\n")
+    say(out, "\n" + format_report(result) + "\n")
     if keep:
-        _say(out, "Bench data kept (--keep).\n")
+        say(out, "Bench data kept (--keep).\n")
     return result
 
 
@@ -1100,11 +1009,3 @@ def _seconds(value: float) -> str:
 
 def _verdict(met: bool) -> str:
     return "met" if met else "MISSED"
-
-
-def _say(out: TextIO, text: str) -> None:
-    out.write(text)
-    # Progress shows while a long step runs, also when the output goes to a file.
-    flush = getattr(out, "flush", None)
-    if flush:
-        flush()

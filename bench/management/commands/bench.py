@@ -2,7 +2,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from scoring.benchmark import BenchError, bench_database_prepare, bench_run
+from bench.common import BenchError, bench_database_prepare
+from bench.scoring import bench_run
 
 
 class Command(BaseCommand):

@@ -1,11 +1,13 @@
 """The bench at tiny N on the test database (the command itself would prepare a database)."""
 
 import io
+import random
 
 import pytest
 
+from bench import scoring as scoring_bench
+from bench.common import BenchError
 from leads.models import Activity, Lead
-from scoring import benchmark
 from scoring.models import RuleSetVersion
 
 from ..factories import LeadFactory
@@ -15,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 def test_the_bench_seeds_rescores_prints_the_figures_and_cleans_up():
     out = io.StringIO()
-    result = benchmark.bench_run(
+    result = scoring_bench.bench_run(
         leads=200, activities_per_lead=10, rules=30, samples=10, seed=7, out=out
     )
     text = out.getvalue()
@@ -42,8 +44,8 @@ def test_the_bench_seeds_rescores_prints_the_figures_and_cleans_up():
 
 def test_the_bench_refuses_a_database_that_holds_leads():
     LeadFactory()
-    with pytest.raises(benchmark.BenchError, match="empty"):
-        benchmark.bench_run(
+    with pytest.raises(BenchError, match="empty"):
+        scoring_bench.bench_run(
             leads=10, activities_per_lead=1, rules=5, samples=1, seed=1, out=io.StringIO()
         )
     assert Lead.objects.count() == 1
@@ -51,9 +53,9 @@ def test_the_bench_refuses_a_database_that_holds_leads():
 
 @pytest.mark.parametrize("mean", [2, 10, 25])
 def test_activity_counts_are_skewed_around_the_requested_mean(mean):
-    shape = benchmark.count_shape(mean)
-    rng = benchmark.random.Random(1)
-    counts = [benchmark._count_py(shape, rng.random(), rng.random()) for _ in range(100_000)]
+    shape = scoring_bench.count_shape(mean)
+    rng = random.Random(1)
+    counts = [scoring_bench._count_py(shape, rng.random(), rng.random()) for _ in range(100_000)]
     assert abs(sum(counts) / len(counts) - mean) < mean * 0.1
     if mean >= 10:
         assert sum(c <= 5 for c in counts) / len(counts) > 0.75

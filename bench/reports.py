@@ -22,8 +22,8 @@ import datetime as dt
 import random
 import statistics
 import time
-from collections.abc import Sequence
-from typing import Any, TextIO
+from functools import partial
+from typing import TextIO
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -32,11 +32,13 @@ from django.utils import timezone
 
 from leads import roles
 from leads.models import Company, Lead, Profile, StageEvent, Team
+from leads.services import lead_transition
+from reports import selectors, services
+from reports.models import LeadDay, MqlFact, ReportState
 from sla.models import Handoff
 from sla.services import sla_live
 
-from . import selectors, services
-from .models import LeadDay, MqlFact, ReportState
+from .common import INDUSTRIES, BenchError, PgGen, say, tables_analyze, timings_ms
 
 TARGET_MS = 300.0
 HISTORY_DAYS = 730
@@ -52,16 +54,6 @@ SOURCES = [
     ("event", 10),
     ("partner", 10),
     ("api", 5),
-]
-INDUSTRIES = [
-    ("Software", 25),
-    ("Financial Services", 12),
-    ("Manufacturing", 15),
-    ("Retail", 12),
-    ("Healthcare", 10),
-    ("Education", 8),
-    ("Public Sector", 5),
-    ("", 13),
 ]
 REASONS = [
     ("not_a_fit", 30),
@@ -112,10 +104,6 @@ DELAY_SQL = """CASE
   ELSE 120 + 1320 * {u} END"""
 
 
-class BenchError(Exception):
-    pass
-
-
 @dataclasses.dataclass
 class Timing:
     metric: str
@@ -150,45 +138,6 @@ class BenchResult:
     @property
     def within_target(self) -> bool:
         return self.slowest_ms <= TARGET_MS
-
-
-def _say(out: TextIO | None, text: str) -> None:
-    if out is not None:
-        out.write(text)
-        out.flush()
-
-
-def _cumulative(table: Sequence[tuple[Any, float]]) -> list[float]:
-    total = float(sum(w for _v, w in table))
-    running, cum = 0.0, []
-    for _v, w in table:
-        running += w
-        cum.append(running / total)
-    return cum
-
-
-class _PgGen:
-    """SQL expressions for pseudo-random values keyed by an ordinal and a salt."""
-
-    MASK = (1 << 48) - 1
-
-    def __init__(self, seed: int):
-        self.seed = seed
-
-    def u(self, key: str, salt: int) -> str:
-        return (
-            f"((hashint8extended(({key})::int8, {self.seed * 1000 + salt}) & {self.MASK})"
-            f"::float8 / {float(1 << 48)})"
-        )
-
-    def index(self, table: Sequence[tuple[Any, float]], key: str, salt: int) -> str:
-        """1-based index into `table`, drawn by weight."""
-        bounds = ", ".join(repr(c) for c in _cumulative(table)[:-1])
-        return f"(width_bucket({self.u(key, salt)}, ARRAY[{bounds}]::float8[]) + 1)"
-
-    def pick(self, table: Sequence[tuple[str, float]], key: str, salt: int) -> str:
-        values = ", ".join("'" + v.replace("'", "''") + "'" for v, _w in table)
-        return f"((ARRAY[{values}]::text[])[{self.index(table, key, salt)}])"
 
 
 def bench_guard() -> None:
@@ -229,7 +178,7 @@ def bench_seed(*, leads: int, seed: int, now: dt.datetime, out: TextIO | None = 
 def _seed_postgresql(
     *, leads: int, seed: int, now: dt.datetime, people: list[tuple[int, int]], out: TextIO | None
 ) -> None:
-    g = _PgGen(seed)
+    g = PgGen(seed)
     companies = max(1, leads // 10)
     version = sla_live().pk
     reps = ", ".join(str(rep) for rep, _team in people)
@@ -272,7 +221,7 @@ ORDER BY created
 """,
             [now, leads],
         )
-        _say(out, f"  companies and leads in {time.perf_counter() - step:.1f} s\n")
+        say(out, f"  companies and leads in {time.perf_counter() - step:.1f} s\n")
         cursor.execute("SELECT min(id) FROM leads_lead")
         lead_base = cursor.fetchone()[0]
 
@@ -301,7 +250,7 @@ ORDER BY at
 """,
             [now],
         )
-        _say(out, f"  stage events in {time.perf_counter() - step:.1f} s\n")
+        say(out, f"  stage events in {time.perf_counter() - step:.1f} s\n")
 
         step = time.perf_counter()
         contact = f"interval '1 hour' * (0.05 + 16 * power({g.u('mql_event_id', 31)}, 3))"
@@ -344,17 +293,13 @@ ORDER BY mql_at
 """,
             [now],
         )
-        _say(out, f"  hand-offs in {time.perf_counter() - step:.1f} s\n")
-    with connection.cursor() as cursor:
-        for table in ("leads_company", "leads_lead", "leads_stageevent", "sla_handoff"):
-            cursor.execute(f"VACUUM ANALYZE {table}")
+        say(out, f"  hand-offs in {time.perf_counter() - step:.1f} s\n")
+    tables_analyze(("leads_company", "leads_lead", "leads_stageevent", "sla_handoff"))
 
 
 def _seed_python(*, leads: int, seed: int, now: dt.datetime, people: list[tuple[int, int]]) -> None:
     """SQLite and small N: the same paths, replayed through lead_transition (and so through
     the SLA's and the reports' hooks, like real history)."""
-    from leads.services import lead_transition
-
     rng = random.Random(seed)
     User = get_user_model()
     reps = {u.pk: u for u in User.objects.filter(pk__in=[rep for rep, _team in people])}
@@ -394,31 +339,22 @@ def _seed_python(*, leads: int, seed: int, now: dt.datetime, people: list[tuple[
         )
 
 
-def _time(function: Any, runs: int) -> list[float]:
-    function()  # warm the caches and the plan, as a page that was opened before
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        function()
-        timings.append((time.perf_counter() - started) * 1000)
-    return timings
-
-
 def bench_time(*, now: dt.datetime, runs: int) -> list[Timing]:
     default = selectors.default_filters(now)
     full = selectors.Filters(
         start=selectors.report_today(now) - dt.timedelta(days=HISTORY_DAYS), end=default.end
     )
-    timings = []
-    for name in selectors.METRICS:
-        timings.append(
-            Timing(
-                metric=name,
-                default_ms=_time(lambda n=name: selectors.metric(n, default, now=now), runs),
-                full_ms=_time(lambda n=name: selectors.metric(n, full, now=now), runs),
-            )
+    # Each after a warm-up (caches, the plan), as a page that was opened before.
+    return [
+        Timing(
+            metric=name,
+            default_ms=timings_ms(
+                partial(selectors.metric, name, default, now=now), runs, warm_up=True
+            ),
+            full_ms=timings_ms(partial(selectors.metric, name, full, now=now), runs, warm_up=True),
         )
-    return timings
+        for name in selectors.METRICS
+    ]
 
 
 def bench_cleanup() -> None:
@@ -456,14 +392,14 @@ def bench_reports(
     now = now or timezone.now()
     seed_seconds = rebuild_seconds = 0.0
     if reuse and Lead.objects.filter(email__endswith="@bench.example").exists():
-        _say(out, "Reusing the bench data already in the database.\n")
+        say(out, "Reusing the bench data already in the database.\n")
     else:
         bench_guard()
-        _say(out, f"Seeding {leads:,} leads on {connection.vendor}...\n")
+        say(out, f"Seeding {leads:,} leads on {connection.vendor}...\n")
         started = time.perf_counter()
         bench_seed(leads=leads, seed=seed, now=now, out=out)
         seed_seconds = time.perf_counter() - started
-        _say(out, "Building the facts (reports_rebuild)...\n")
+        say(out, "Building the facts (reports_rebuild)...\n")
         started = time.perf_counter()
         services.reports_rebuild(out=out, chunk=50_000)
         rebuild_seconds = time.perf_counter() - started
@@ -485,7 +421,7 @@ def bench_reports(
 
 
 def bench_print(result: BenchResult, out: TextIO | None) -> None:
-    _say(
+    say(
         out,
         f"\n{result.vendor}: {result.leads:,} leads, {result.stage_events:,} stage events, "
         f"{result.mqls:,} MQLs, {result.handoffs:,} hand-offs, {result.facts:,} facts\n"
@@ -494,13 +430,13 @@ def bench_print(result: BenchResult, out: TextIO | None) -> None:
     )
     for t in result.timings:
         flag = "" if t.default_median <= TARGET_MS else "  over 300 ms"
-        _say(
+        say(
             out,
             f"{t.metric:<26}{t.default_median:>9.1f} ms{max(t.default_ms):>6.1f} ms"
             f"{t.full_median:>9.1f} ms{max(t.full_ms):>6.1f} ms{flag}\n",
         )
     verdict = "every chart within" if result.within_target else "NOT every chart within"
-    _say(
+    say(
         out,
         f"\nMedians of the runs after a warm-up; {verdict} {TARGET_MS:.0f} ms "
         f"(slowest {result.slowest_ms:.1f} ms) with the dashboard's default filters.\n",

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from reports.benchmark import BenchError, bench_reports
+from bench.common import BenchError
+from bench.reports import bench_reports
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from leads.demo import DEMO_PASSWORD, DEMO_USERS
+from demo.seed import DEMO_PASSWORD, DEMO_USERS
 
 
 class Command(BaseCommand):
