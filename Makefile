@@ -18,14 +18,17 @@ $(STAMP): requirements.txt | $(PYTHON)
 
 venv: $(STAMP)
 
-# Ctrl-C reaches runserver in the foreground; the trap then stops worker and beat (each ends
-# its own children) and waits for them. A second Ctrl-C makes Celery quit at once.
+# Ctrl-C reaches runserver in the foreground; the trap then stops the workers and beat (each
+# ends its own children) and waits for them. A second Ctrl-C makes Celery quit at once.
+# Two workers: one for speed-to-lead work (live), one for long passes and sweeps, so a hot
+# lead never waits behind a rescore (config/settings.py, CELERY_TASK_ROUTES).
 run: $(STAMP)
 	$(PYTHON) manage.py migrate --noinput
 	$(PYTHON) manage.py seed_demo --if-empty
-	@bash -c 'stop() { trap - INT TERM EXIT; kill -TERM $$worker $$beat 2>/dev/null; wait; }; \
+	@bash -c 'stop() { trap - INT TERM EXIT; kill -TERM $$worker $$bulk $$beat 2>/dev/null; wait; }; \
 	  trap stop INT TERM EXIT; \
-	  $(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 & worker=$$!; \
+	  $(BIN)/celery -A config worker -Q live -n live@%h --loglevel=INFO --concurrency=2 & worker=$$!; \
+	  $(BIN)/celery -A config worker -Q bulk,sweeps -n bulk@%h --loglevel=INFO --concurrency=1 & bulk=$$!; \
 	  $(BIN)/celery -A config beat --loglevel=INFO \
 	    --scheduler django_celery_beat.schedulers:DatabaseScheduler & beat=$$!; \
 	  $(PYTHON) manage.py demo_logins; \
@@ -70,8 +73,10 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# --no-location keeps the catalogue free of line numbers, so parallel branches merge cleanly
+# (.gitattributes merges django.po as a union).
 messages: $(STAMP)
-	$(PYTHON) manage.py makemessages -l ja --ignore=.venv --ignore=staticfiles
+	$(PYTHON) manage.py makemessages -l ja --no-location --no-obsolete --ignore=.venv --ignore=staticfiles --ignore=var
 	$(PYTHON) manage.py compilemessages --ignore=.venv
 
 clean:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -40,9 +41,11 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "django_celery_beat",
     "simple_history",
     "leads",
+    "notifications",
     "signoff",
     "scoring",
     "sla",
@@ -74,6 +77,7 @@ LEAD_PAGE_PANELS = ["sla.views.lead_panels"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -182,6 +186,23 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy: scripts only from our own static files (no inline scripts or
+# handlers anywhere: page data travels as json_script / data- attributes), nothing loaded
+# from or sent to another origin. Plotly styles its charts inline, hence style-src.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # E-mail ---------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str(
@@ -253,11 +274,35 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=3300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3600)
 CELERY_TIMEZONE = "UTC"
+# Queues by kind, so a lead that just became hot never waits behind a long pass:
+#   live   speed-to-lead: single-lead rescores, hand-offs, notifications (seconds matter)
+#   bulk   full rescores and imports (minutes; may hold a worker for a while)
+#   sweeps beat's periodic sweeps and resumptions (short, must not queue behind bulk work)
+# Run at least one worker on each (README: `celery ... worker -Q live`, `-Q bulk,sweeps`).
+CELERY_TASK_DEFAULT_QUEUE = "live"
+CELERY_TASK_ROUTES = {
+    "scoring.tasks.rescore_run_task": {"queue": "bulk"},
+    "leads.tasks.import_job_run_task": {"queue": "bulk"},
+    "reports.tasks.reports_rebuild_task": {"queue": "bulk"},
+    "scoring.tasks.nightly_rescore_task": {"queue": "sweeps"},
+    "scoring.tasks.resume_stale_rescores_task": {"queue": "sweeps"},
+    "leads.tasks.import_jobs_resume_task": {"queue": "sweeps"},
+    "sla.tasks.breach_sweep_task": {"queue": "sweeps"},
+    "reports.tasks.lead_days_settle_task": {"queue": "sweeps"},
+    "notifications.tasks.notifications_redeliver_task": {"queue": "sweeps"},
+}
+# Every queue above; the test suite's worker and `make run`'s workers consume all of them.
+WORKER_QUEUES = ("live", "bulk", "sweeps")
 CELERY_BEAT_SCHEDULE = {
     # Decay only moves scores if someone rescores: every lead, each night.
     "nightly-rescore": {
         "task": "scoring.tasks.nightly_rescore_task",
         "schedule": crontab(minute=30, hour=2),
+    },
+    # Notices the broker or a dead worker left undelivered go out within a minute.
+    "notifications-redeliver": {
+        "task": "notifications.tasks.notifications_redeliver_task",
+        "schedule": 30.0,
     },
     # Missed hand-off deadlines are marked (and reps told) within a minute.
     "sla-breach-sweep": {"task": "sla.tasks.breach_sweep_task", "schedule": 60.0},

@@ -18,7 +18,6 @@ from .models import (
     ClosedDay,
     ContactLog,
     Handoff,
-    Notification,
     RoutingRule,
     SlaVersion,
 )
@@ -112,10 +111,3 @@ class ContactLogAdmin(ReadOnlyAdmin):
     list_display = ["lead", "user", "channel", "at", "created_at"]
     list_filter = ["channel"]
     raw_id_fields = ["lead", "handoff", "user"]
-
-
-@admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ["subject", "kind", "user", "channel", "created_at", "sent_at", "error"]
-    list_filter = ["kind", "channel"]
-    raw_id_fields = ["user", "handoff"]

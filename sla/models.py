@@ -306,36 +306,3 @@ class ContactLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} {self.at:%Y-%m-%d %H:%M}"
-
-
-class Notification(models.Model):
-    """What Handoff told whom, by which channel; the log behind e-mails and Slack posts."""
-
-    class Kind(models.TextChoices):
-        ASSIGNED = "assigned", _("New MQL assigned")
-        BREACH = "breach", _("Deadline missed")
-        ESCALATION = "escalation", _("Escalation")
-
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="notifications",
-    )
-    handoff = models.ForeignKey(
-        Handoff, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
-    )
-    channel = models.CharField(max_length=10, default="email")
-    subject = models.CharField(max_length=300)
-    body = models.TextField()
-    created_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return self.subject

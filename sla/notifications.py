@@ -1,53 +1,41 @@
-"""What reps and managers are told, in their language and time zone.
+"""What reps and managers are told about hand-offs, in their language and time zone.
 
-Each message is a Notification row written in the caller's transaction; the send happens
-after commit in a Celery task that claims the row first, so a retry never sends twice.
+Each notice is a notifications.Notification written in the caller's transaction (shown in the
+app at once, e-mailed after commit, retried by a sweep if the broker is away).
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import urllib.request
-import zoneinfo
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
-from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from leads import roles
+from notifications.models import Notification
+from notifications.services import notification_create, team_post, user_language, user_time
 
-from .models import Breach, Handoff, Notification
+from .models import Breach, Handoff
 
-logger = logging.getLogger(__name__)
 User = get_user_model()
 
 
-def _user_zone(user: Any, fallback: str) -> zoneinfo.ZoneInfo:
-    """The user's own time zone, else the SLA calendar's (where the team works)."""
-    name = getattr(getattr(user, "profile", None), "time_zone", "") or fallback
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+def _name(user: Any) -> str:
+    return user.get_full_name() or user.get_username()
 
 
-def _user_language(user: Any) -> str:
-    return getattr(getattr(user, "profile", None), "language", "") or settings.LANGUAGE_CODE
+def _when(user: Any, at: Any, handoff: Handoff) -> str:
+    return user_time(user, at, handoff.sla_version.time_zone)
 
 
-def _when(user: Any, at, handoff: Handoff) -> str:
-    zone = _user_zone(user, handoff.sla_version.time_zone)
-    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+def _lead_path(handoff: Handoff) -> str:
+    return reverse("leads:detail", args=[handoff.lead_id])
 
 
-def _lead_url(handoff: Handoff) -> str:
-    return settings.SITE_URL.rstrip("/") + reverse("leads:detail", args=[handoff.lead_id])
+def _about(handoff: Handoff) -> str:
+    return f"handoff:{handoff.pk}"
 
 
 def _reasons(handoff: Handoff) -> list[str]:
@@ -62,27 +50,27 @@ def _reasons(handoff: Handoff) -> list[str]:
     return lines
 
 
-def _queue(user: Any, kind: str, handoff: Handoff, subject: str, body: str) -> Notification:
-    note = Notification.objects.create(
-        kind=kind, user=user, handoff=handoff, channel="email", subject=subject, body=body
+def _tell(user: Any, kind: str, handoff: Handoff, subject: str, body: str) -> Notification:
+    return notification_create(
+        kind=kind,
+        user=user,
+        subject=subject,
+        body=body,
+        lead=handoff.lead,
+        url=_lead_path(handoff),
+        about=_about(handoff),
     )
-    transaction.on_commit(lambda: _enqueue(note.pk))
-    return note
 
 
-def _enqueue(notification_id: int) -> None:
-    from .tasks import send_notification_task
-
-    send_notification_task.delay(notification_id)
-
-
-def _slack(handoff: Handoff, text: str, kind: str) -> None:
-    url = handoff.team.slack_webhook_url if handoff.team_id else ""
-    if url:
-        note = Notification.objects.create(
-            kind=kind, user=None, handoff=handoff, channel="slack", subject=text[:300], body=text
-        )
-        transaction.on_commit(lambda: _enqueue(note.pk))
+def _post(handoff: Handoff, kind: str, text: str) -> None:
+    team_post(
+        kind=kind,
+        team=handoff.team,
+        text=text,
+        lead=handoff.lead,
+        url=_lead_path(handoff),
+        about=_about(handoff),
+    )
 
 
 def handoff_assigned(*, handoff: Handoff, reassigned_by: Any = None) -> Notification | None:
@@ -90,7 +78,7 @@ def handoff_assigned(*, handoff: Handoff, reassigned_by: Any = None) -> Notifica
     if rep is None:
         return None
     lead = handoff.lead
-    with translation.override(_user_language(rep)):
+    with translation.override(user_language(rep)):
         subject = (
             _("Hot MQL for you: %(lead)s (%(company)s)")
             if handoff.hot
@@ -111,36 +99,23 @@ def handoff_assigned(*, handoff: Handoff, reassigned_by: Any = None) -> Notifica
         if reasons:
             lines.append(_("Why: %(reasons)s") % {"reasons": "; ".join(reasons)})
         if reassigned_by is not None:
-            lines.append(
-                _("Reassigned to you by %(user)s.")
-                % {"user": reassigned_by.get_full_name() or reassigned_by.get_username()}
-            )
-        lines.append(_url_line(handoff))
+            lines.append(_("Reassigned to you by %(user)s.") % {"user": _name(reassigned_by)})
         body = "\n".join(lines)
-    note = _queue(rep, Notification.Kind.ASSIGNED, handoff, subject, body)
-    _slack(handoff, f"{subject} → {rep.get_full_name() or rep.get_username()}\n{body}", note.kind)
+    note = _tell(rep, Notification.Kind.ASSIGNED, handoff, subject, body)
+    _post(handoff, note.kind, f"{subject} → {_name(rep)}\n{body}")
     return note
-
-
-def _url_line(handoff: Handoff) -> str:
-    return _("Open the lead: %(url)s") % {"url": _lead_url(handoff)}
 
 
 def breach(*, breach: Breach) -> Notification:
     handoff = breach.handoff
     rep = handoff.rep
-    with translation.override(_user_language(rep)):
+    with translation.override(user_language(rep)):
         subject = _("Deadline missed: %(step)s for %(lead)s") % {
             "step": breach.get_kind_display(),
             "lead": handoff.lead.display_name,
         }
-        body = "\n".join(
-            [
-                _("It was due %(at)s.") % {"at": _when(rep, breach.due_at, handoff)},
-                _url_line(handoff),
-            ]
-        )
-    return _queue(rep, Notification.Kind.BREACH, handoff, subject, body)
+        body = _("It was due %(at)s.") % {"at": _when(rep, breach.due_at, handoff)}
+    return _tell(rep, Notification.Kind.BREACH, handoff, subject, body)
 
 
 def escalation(*, breach: Breach) -> list[Notification]:
@@ -150,49 +125,15 @@ def escalation(*, breach: Breach) -> list[Notification]:
         managers = managers.filter(profile__team_id=handoff.team_id)
     sent = []
     for manager in managers:
-        with translation.override(_user_language(manager)):
+        with translation.override(user_language(manager)):
             subject = _("Escalation: %(rep)s missed %(step)s for %(lead)s") % {
-                "rep": handoff.rep.get_full_name() or handoff.rep.get_username()
-                if handoff.rep
-                else _("nobody"),
+                "rep": _name(handoff.rep) if handoff.rep else _("nobody"),
                 "step": breach.get_kind_display(),
                 "lead": handoff.lead.display_name,
             }
-            body = "\n".join(
-                [
-                    _("It was due %(at)s and is still open.")
-                    % {"at": _when(manager, breach.due_at, handoff)},
-                    _url_line(handoff),
-                ]
-            )
-        sent.append(_queue(manager, Notification.Kind.ESCALATION, handoff, subject, body))
-    _slack(handoff, sent[0].subject if sent else str(breach), Notification.Kind.ESCALATION)
+            body = _("It was due %(at)s and is still open.") % {
+                "at": _when(manager, breach.due_at, handoff)
+            }
+        sent.append(_tell(manager, Notification.Kind.ESCALATION, handoff, subject, body))
+    _post(handoff, Notification.Kind.ESCALATION, sent[0].subject if sent else str(breach))
     return sent
-
-
-def notification_send(*, notification_id: int) -> bool:
-    """Send once: the row is claimed before anything leaves."""
-    claimed = Notification.objects.filter(pk=notification_id, sent_at__isnull=True).update(
-        sent_at=timezone.now()
-    )
-    if not claimed:
-        return False
-    note = Notification.objects.select_related("user", "handoff__team").get(pk=notification_id)
-    try:
-        if note.channel == "slack":
-            url = note.handoff.team.slack_webhook_url
-            request = urllib.request.Request(
-                url,
-                data=json.dumps({"text": note.body}).encode(),
-                headers={"Content-Type": "application/json"},
-                method="POST",
-            )
-            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-                response.read()
-        elif note.user and note.user.email:
-            send_mail(note.subject, note.body, None, [note.user.email])
-    except Exception as exc:  # noqa: BLE001 - a failed delivery is recorded, not raised
-        logger.warning("notification %s failed: %s", note.pk, exc)
-        Notification.objects.filter(pk=note.pk).update(error=str(exc)[:1000])
-        return False
-    return True

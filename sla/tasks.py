@@ -1,11 +1,6 @@
 from celery import shared_task
 
-from . import notifications, services
-
-
-@shared_task
-def send_notification_task(notification_id: int) -> bool:
-    return notifications.notification_send(notification_id=notification_id)
+from . import services
 
 
 @shared_task

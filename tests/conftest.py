@@ -161,6 +161,8 @@ def celery_worker_process(transactional_db):
             "config",
             "worker",
             "--pool=solo",
+            "-Q",
+            ",".join(settings.WORKER_QUEUES),
             "--loglevel=WARNING",
             "-n",
             name,

@@ -190,7 +190,7 @@ def test_viewing_is_not_editing(history):
 def test_the_review_page_prints_without_its_forms(history, carol):
     html = at_now(client_for(carol), "get", "/review/2026-05/").content.decode()
     assert 'id="note-form"' in html and "noprint" in html
-    assert "window.print()" in html
+    assert "data-print" in html  # static/js/plots.js prints on click (no inline handlers)
 
 
 # One number, three places ------------------------------------------------------------------

@@ -9,9 +9,10 @@ from django.db import connection
 
 from leads.models import Stage
 from leads.services import lead_transition
+from notifications.models import Notification
+from notifications.services import notification_deliver
 from sla import services
-from sla.models import Breach, Handoff, Notification
-from sla.notifications import notification_send
+from sla.models import Breach, Handoff
 
 from ..factories import LeadFactory
 from .conftest import TOKYO
@@ -129,10 +130,11 @@ def test_the_assignment_notice_says_what_who_why_and_by_when(sla, bob, mailoutbo
     assert note.subject == f"New MQL for you: Hana Sato ({lead.company.name})"
     assert "Accept or reject by 2026-11-16 14:00 JST." in note.body
     assert "Why: CTO (+30); Pricing page (+12)" in note.body
-    assert f"https://handoff.example.com/leads/{lead.pk}/" in note.body
-    assert notification_send(notification_id=note.pk) is True
-    assert notification_send(notification_id=note.pk) is False  # never twice
+    assert note.url == f"/leads/{lead.pk}/" and note.lead == lead
+    assert notification_deliver(notification_id=note.pk) is True
+    assert notification_deliver(notification_id=note.pk) is False  # never twice
     assert mailoutbox[0].to == [bob.email] and mailoutbox[0].subject == note.subject
+    assert f"https://handoff.example.com/leads/{lead.pk}/" in mailoutbox[0].body
     assert StageEvent.objects.filter(lead=lead).count() == 1
 
 
@@ -168,7 +170,7 @@ def test_a_team_slack_webhook_hears_about_new_mqls(sla, bob, team):
         team.save()
         mql(LeadFactory(owner=bob, first_name="Ken", last_name="Mori"))
         slack = Notification.objects.get(channel="slack")
-        assert notification_send(notification_id=slack.pk)
+        assert notification_deliver(notification_id=slack.pk)
         assert "Ken Mori" in _Hook.received[-1]["text"]
         assert "Bob Rep" in _Hook.received[-1]["text"]
     finally:
@@ -180,6 +182,6 @@ def test_a_failed_delivery_is_recorded_not_raised(sla, bob, team):
     team.save()
     mql(LeadFactory(owner=bob))
     slack = Notification.objects.get(channel="slack")
-    assert notification_send(notification_id=slack.pk) is False
+    assert notification_deliver(notification_id=slack.pk) is False
     slack.refresh_from_db()
     assert slack.error
