@@ -35,12 +35,14 @@ run: $(STAMP)
 	  echo "Handoff on http://127.0.0.1:8000  (Ctrl-C stops web, worker and beat)"; \
 	  $(PYTHON) manage.py runserver 127.0.0.1:8000'
 
-# The whole suite on SQLite with the embedded broker; browser and worker tests run in .ci/run.
+# The whole suite on SQLite with the embedded broker, on every core (pytest-xdist); the layers
+# contract (import-linter) and the types (mypy) first. Browser and worker tests run in .ci/run.
 test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(PYTHON) manage.py makemigrations --check --dry-run
-	$(BIN)/pytest -m "not browser and not worker"
+	$(BIN)/pytest -n auto -m "not browser and not worker"
 
 test-pg: $(STAMP)
 	$(BIN)/pytest -m "not browser"
@@ -68,6 +70,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format .
