@@ -41,6 +41,7 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy .
 	$(PYTHON) manage.py makemigrations --check --dry-run
 	$(BIN)/pytest -n auto -m "not browser and not worker"
 
@@ -71,6 +72,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy .
 
 format: $(STAMP)
 	$(BIN)/ruff format .

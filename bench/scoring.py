@@ -234,7 +234,10 @@ def _bench_models() -> list[type[models.Model]]:
             if model in found:
                 continue
             if any(
-                f.is_relation and f.many_to_one and f.db_constraint and f.related_model in found
+                isinstance(f, models.ForeignKey)
+                and f.many_to_one
+                and f.db_constraint  # type: ignore[attr-defined]  # missing from django-stubs
+                and f.related_model in found
                 for f in model._meta.concrete_fields
             ):
                 found.append(model)
@@ -501,7 +504,7 @@ def _seed_python(
     adapt = connection.ops.adapt_datetimefield_value
     batch = 5000
     with transaction.atomic(), connection.cursor() as cursor:
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         for k in range(1, companies + 1):
             emp = None if rng.random() < 0.1 else int(math.exp(rng.random() * math.log(50000)))
             listed_u = rng.random()
@@ -925,7 +928,10 @@ def bench_run(
 
 
 def _as_of_of_last_run() -> dt.datetime:
-    return RescoreRun.objects.order_by("-id").values_list("as_of", flat=True).first()
+    as_of = RescoreRun.objects.order_by("-id").values_list("as_of", flat=True).first()
+    if as_of is None:
+        raise RuntimeError("No rescore run has been recorded.")
+    return as_of
 
 
 def format_report(result: BenchResult) -> str:
@@ -969,7 +975,7 @@ def format_report(result: BenchResult) -> str:
     first = result.rescores[0]
     traced = next((f for f in result.rescores if f.py_peak_mb is not None), None)
     growth = max(f.rss_after_mb for f in result.rescores) - first.rss_before_mb
-    peak_py = traced.py_peak_mb if traced else 0.0
+    peak_py = traced.py_peak_mb if traced and traced.py_peak_mb is not None else 0.0
     rows.append(
         (
             "Memory (peak RSS growth)",

@@ -11,6 +11,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from csp.constants import NONE, SELF, UNSAFE_INLINE
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -155,10 +156,20 @@ REPORTS_TIME_ZONE = env.str("REPORTS_TIME_ZONE", default=TIME_ZONE)
 
 # Static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"
+
+
+def _package_dir(name: str) -> Path:
+    """An installed package's directory, found without importing the package."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise ImproperlyConfigured(f"{name} is not installed: pip install -r requirements.txt")
+    return Path(spec.origin).parent
+
+
 # plotly.js is served from the plotly package's own copy: our static files, never a CDN.
 STATICFILES_DIRS = [
     BASE_DIR / "static",
-    ("plotly", Path(importlib.util.find_spec("plotly").origin).parent / "package_data"),
+    ("plotly", _package_dir("plotly") / "package_data"),
 ]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)

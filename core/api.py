@@ -67,7 +67,8 @@ class ApiView(APIView):
 
 
 class ErrorsOutput(serializers.Serializer):
-    errors = serializers.DictField(
+    # A declared field (the metaclass takes it off the class), not Serializer.errors.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Field name (dotted for nested fields, non_field_errors for the body as a "
         "whole) mapped to the reasons it was refused.",
@@ -127,7 +128,8 @@ def batch_output(*, ref: str, statuses: tuple[str, ...]) -> type[serializers.Ser
         index = serializers.IntegerField(help_text="Position of the item in the request.")
         status = serializers.ChoiceField(choices=statuses, help_text="What happened to this item.")
         id = serializers.IntegerField(allow_null=True, help_text="The stored row, if any.")
-        errors = serializers.DictField(
+        # A declared field (the metaclass takes it off the class), not Serializer.errors.
+        errors = serializers.DictField(  # type: ignore[assignment]
             child=serializers.ListField(child=serializers.CharField()),
             required=False,
             help_text="Only when status is error: field name mapped to reasons.",

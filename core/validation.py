@@ -13,8 +13,9 @@ from rest_framework import serializers
 MAX_ID = 2**63 - 1
 
 
-class RejectUnknownFields:
-    """Serializer mixin: rejects fields it does not know, naming each one."""
+class RejectUnknownFields(serializers.Serializer):
+    """Serializer base: rejects fields it does not know, naming each one. Mixed in before
+    ModelSerializer, or used through StrictSerializer."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):

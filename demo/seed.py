@@ -14,7 +14,7 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -30,6 +30,9 @@ from sla.models import SlaVersion
 from sla.services import contact_log, sla_live
 
 from .world import DEMO_TIME_ZONE, TZ, World
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 DEMO_PASSWORD = "handoff-demo"
 DEMO_TEAM = "Inside sales"
@@ -133,7 +136,7 @@ def _demo_sla() -> None:
 
 
 # The demo scoring model: who fits a B2B buyer, what engaged behaviour looks like.
-DEMO_RULES = (
+DEMO_RULES: tuple[dict[str, Any], ...] = (
     dict(
         kind="fit",
         name="Decision maker",
@@ -244,8 +247,8 @@ def _demo_scoring(users: dict[str, Any], anchor: dt.datetime) -> int:
     with transaction.atomic():
         run = scoring.rescore_run_start(version=live, reason="demo", as_of=anchor)
     # Dated at the anchor like the rest of the history, so the same seed gives the same data.
-    run = scoring.rescore_run_execute(run_id=run.pk, mql_at=anchor, inline_mqls=True)
-    return run.new_mqls if run else 0
+    done = scoring.rescore_run_execute(run_id=run.pk, mql_at=anchor, inline_mqls=True)
+    return done.new_mqls if done else 0
 
 
 def demo_seed(
@@ -253,7 +256,7 @@ def demo_seed(
     leads: int = 400,
     months: int = 6,
     seed: int = 42,
-    stdout: TextIO | None = None,
+    stdout: SupportsWrite[str] | None = None,
     today: dt.date | None = None,
 ) -> DemoSummary:
     """Build `leads` leads with `months` months of activities and lifecycle history.

@@ -332,7 +332,7 @@ BEHAVIOUR = {
     "partner_staff": (("product", 6), ("pricing", 3), ("home", 3), ("webinar", 2)),
 }  # fmt: skip
 # Rough heat that stands in for the scoring engine when deciding *when* a lead became an MQL.
-HEAT = {
+HEAT: dict[str, int] = {
     ActivityKind.PAGE_VIEW: 1,
     ActivityKind.CONTENT_DOWNLOAD: 7,
     ActivityKind.NEWSLETTER_SIGNUP: 3,
@@ -835,7 +835,7 @@ class World:
             props = self._webinar_props(web_id, topic, starts)
             out = [(t, ActivityKind.WEBINAR_REGISTRATION, props)]
             if starts < self.anchor and rng.random() < 0.55:
-                attended = {**props, "duration_min": rng.randint(8, 60)}
+                attended: dict[str, Any] = {**props, "duration_min": rng.randint(8, 60)}
                 out.append(
                     (
                         starts + dt.timedelta(minutes=rng.randint(0, 10)),
@@ -868,6 +868,8 @@ class World:
 
     def _lifecycle(self, plan: _Plan) -> None:
         rng = self.rng
+        if plan.mql_at is None or plan.rep is None:
+            return  # never an MQL, so never handed to a rep
         at, trigger = plan.mql_at, plan.mql_trigger
         special = plan.persona in PERSONA_REASON
         for cycle in range(3):
@@ -900,7 +902,11 @@ class World:
                 outcome = self._outcome(plan, decided, special)
                 if outcome is None:
                     return
-                days = {Stage.SQL: (2, 20), Stage.RECYCLED: (5, 35), Stage.DISQUALIFIED: (2, 15)}
+                days: dict[str, tuple[int, int]] = {
+                    Stage.SQL: (2, 20),
+                    Stage.RECYCLED: (5, 35),
+                    Stage.DISQUALIFIED: (2, 15),
+                }
                 at = self.business_after(
                     decided, rng.uniform(*days[outcome]) * BUSINESS_DAY_MINUTES
                 )

@@ -20,12 +20,15 @@ class CompanyAdmin(admin.ModelAdmin):
     search_fields = ["name", "domain"]
 
 
+_STAGE_EVENT_FIELDS = ("at", "from_stage", "to_stage", "actor", "origin", "reason", "note")
+
+
 class StageEventInline(admin.TabularInline):
     model = StageEvent
     extra = 0
     can_delete = False
-    fields = ["at", "from_stage", "to_stage", "actor", "origin", "reason", "note"]
-    readonly_fields = fields
+    fields = _STAGE_EVENT_FIELDS
+    readonly_fields = _STAGE_EVENT_FIELDS
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

@@ -8,7 +8,7 @@ serializer. Every error is `{"errors": {"field": ["reason"]}}` (see `core.api`).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError
 from django.urls import path
@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -124,11 +125,15 @@ class LeadCollectionApi(ApiView):
     """GET lists the leads the caller may see; POST creates or updates one lead by e-mail."""
 
     required_perms = {"GET": LEAD_READ_PERMS, "POST": LEAD_WRITE_PERMS}
-    pagination_class = api_settings.DEFAULT_PAGINATION_CLASS
+    # api_settings imports the class its setting names; the stubs type it as that string.
+    pagination_class = cast(type[BasePagination], api_settings.DEFAULT_PAGINATION_CLASS)
 
     class FilterSerializer(serializers.Serializer):
         stage = serializers.ChoiceField(choices=Stage.choices, required=False, allow_blank=True)
-        source = serializers.CharField(required=False, allow_blank=True, max_length=100)
+        # A declared field (the metaclass takes it off the class), not Field.source.
+        source = serializers.CharField(  # type: ignore[assignment]
+            required=False, allow_blank=True, max_length=100
+        )
         owner = serializers.IntegerField(
             required=False, min_value=1, max_value=MAX_ID, help_text="The owner's user id."
         )
@@ -286,11 +291,15 @@ class LeadDetailApi(ApiView):
 
         @extend_schema_field(ActivitySerializer(many=True))
         def get_activities(self, lead: Lead) -> list:
-            return self.ActivitySerializer(self.context["activities"], many=True).data
+            # many=True makes a ListSerializer, whose data is a list; the stubs say ReturnDict.
+            data = self.ActivitySerializer(self.context["activities"], many=True).data
+            return data  # type: ignore[return-value]
 
         @extend_schema_field(StageEventSerializer(many=True))
         def get_history(self, lead: Lead) -> list:
-            return self.StageEventSerializer(self.context["history"], many=True).data
+            # many=True makes a ListSerializer, whose data is a list; the stubs say ReturnDict.
+            data = self.StageEventSerializer(self.context["history"], many=True).data
+            return data  # type: ignore[return-value]
 
     @extend_schema(
         operation_id="leads_retrieve",

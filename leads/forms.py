@@ -1,6 +1,8 @@
+from __future__ import annotations
+
 import json
 import zoneinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.conf import settings
@@ -10,8 +12,11 @@ from django.utils.translation import gettext_lazy as _
 from . import importing
 from .models import Profile, Stage
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
-def _time_zone_choices() -> list[tuple[str, str]]:
+
+def _time_zone_choices() -> list[tuple[str, StrOrPromise]]:
     return [("", _("Server default"))] + [(z, z) for z in sorted(zoneinfo.available_timezones())]
 
 
@@ -56,7 +61,8 @@ class ImportForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["shipped"].choices = [("", _("None: use the JSON below"))] + [
+        shipped = cast(forms.ChoiceField, self.fields["shipped"])
+        shipped.choices = [("", _("None: use the JSON below"))] + [
             (name, name) for name in importing.shipped_mappings()
         ]
         self.fields["mapping"].initial = json.dumps(importing.EXAMPLE_MAPPING, indent=2)
@@ -68,7 +74,8 @@ class ImportForm(forms.Form):
         return file
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         try:
             if cleaned.get("shipped"):
                 raw = importing.shipped_mapping_load(cleaned["shipped"])

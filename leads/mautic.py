@@ -289,7 +289,7 @@ def _activity(
         hit = event["hit"]
         page = hit.get("page") if isinstance(hit.get("page"), Mapping) else {}
         occurred_at = _time(event, [("hit", "dateHit"), ("timestamp",)], path, errs)
-        kind = ActivityKind.PAGE_VIEW
+        kind: str = ActivityKind.PAGE_VIEW
         ref = _external_ref(hit.get("id"))
         external_id = f"hit:{ref}" if ref else None
         discriminator = hit.get("url")

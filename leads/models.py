@@ -394,7 +394,7 @@ class StageEvent(models.Model):
 
     @property
     def actor_label(self) -> str:
-        if self.actor_id:
+        if self.actor is not None:
             return self.actor.get_full_name() or self.actor.get_username()
         return str(self.get_origin_display())
 

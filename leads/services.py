@@ -183,7 +183,7 @@ def lead_upsert(
     email = data["email"].strip()
     with transaction.atomic():
         # Lower() = Lower() uses the case-insensitive unique index; __iexact would not.
-        lead = (
+        lead: Lead | None = (
             Lead.objects.select_for_update()
             .alias(email_ci=Lower("email"))
             .filter(email_ci=email.lower())
@@ -196,7 +196,7 @@ def lead_upsert(
                 .first()
             )
         created = lead is None
-        if created:
+        if lead is None:
             lead = Lead(email=email)
         elif lead.email.lower() != email.lower():
             lead.email = email
@@ -312,7 +312,7 @@ def _stored_activity_ids(keys: set[tuple[str, str]]) -> dict[tuple[str, str], in
         source_system__in={s for s, _e in keys},
         external_id__in={e for _s, e in keys},
     ).values_list("source_system", "external_id", "pk")
-    return {(s, e): pk for s, e, pk in rows if (s, e) in keys}
+    return {(s, e): pk for s, e, pk in rows if e is not None and (s, e) in keys}
 
 
 def _activity_key(data: Mapping[str, Any]) -> tuple[str, str] | None:

@@ -36,7 +36,8 @@ class LeadInput(StrictSerializer):
     department = _text(100)
     phone = _text(50)
     country = _text(100)
-    source = _text(100)
+    # A declared field (the metaclass takes it off the class), not Field.source.
+    source = _text(100)  # type: ignore[assignment]
     utm_source = _text(200)
     utm_medium = _text(200)
     utm_campaign = _text(200)

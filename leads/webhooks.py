@@ -62,7 +62,8 @@ class MauticDeliveryOutput(serializers.Serializer):
 
 
 class MauticErrorOutput(serializers.Serializer):
-    errors = serializers.DictField(
+    # A declared field (the metaclass takes it off the class), not Serializer.errors.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Each offending path with its reasons, e.g. "
         '{"mautic.page_on_hit[0].hit.lead.fields.core.email": ["Enter a valid email '

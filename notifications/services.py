@@ -135,6 +135,8 @@ def notification_deliver(*, notification_id: int) -> bool:
     note = Notification.objects.select_related("user", "team").get(pk=notification_id)
     try:
         if note.channel == Notification.Channel.SLACK:
+            if note.team is None:
+                raise ValueError("a chat notification without a team")
             request = urllib.request.Request(
                 note.team.slack_webhook_url,
                 data=json.dumps({"text": note.body}).encode(),

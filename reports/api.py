@@ -295,7 +295,7 @@ class MetricApi(ApiView):
     def get(self, request: Request) -> Response:
         form = MetricFilterForm(request.query_params)
         if not form.is_valid():
-            raise ValidationError({k: list(v) for k, v in form.errors.items()})
+            raise ValidationError({k: [str(m) for m in v] for k, v in form.errors.items()})
         filters = form.filters()
         return Response(
             {

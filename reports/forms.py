@@ -4,7 +4,7 @@ review's forms."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -59,7 +59,8 @@ class MetricFilterForm(forms.Form):
         return rep
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         start = data.get("from") or self.defaults.start
         end = data.get("to") or self.defaults.end
         if "from" in self.errors or "to" in self.errors:
@@ -94,15 +95,19 @@ class ReviewNoteForm(forms.ModelForm):
         widgets = {"text": forms.Textarea(attrs={"rows": 2})}
 
 
+class PersonChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return obj.get_full_name() or obj.username
+
+
 class ActionItemForm(forms.ModelForm):
     class Meta:
         model = ActionItem
         fields = ["what", "owner", "due_on"]
+        field_classes = {"owner": PersonChoiceField}
         widgets = {"due_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = User.objects.filter(is_active=True).order_by(
-            "first_name", "username"
-        )
-        self.fields["owner"].label_from_instance = lambda u: u.get_full_name() or u.username
+        owner = cast(PersonChoiceField, self.fields["owner"])
+        owner.queryset = User.objects.filter(is_active=True).order_by("first_name", "username")

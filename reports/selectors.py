@@ -250,11 +250,11 @@ def report_query(function: Any) -> Any:
 
 def _percentiles(
     qs: QuerySet, group: str, fields: Sequence[str], fractions: Sequence[float]
-) -> dict[Any, dict[str, dict[str, Any]]]:
+) -> dict[Any, dict[str, dict[str | float, Any]]]:
     """{group value: {field: {"n": count, fraction: value}}} over non-null values."""
-    out: dict[Any, dict[str, dict[str, Any]]] = defaultdict(dict)
+    out: dict[Any, dict[str, dict[str | float, Any]]] = defaultdict(dict)
     if connection.vendor == "postgresql":
-        aggregates = {}
+        aggregates: dict[str, Aggregate] = {}
         for name in fields:
             aggregates[f"{name}__n"] = Count(name)
             for fraction in fractions:
@@ -295,7 +295,9 @@ def sla_targets_by_month(months: Sequence[dt.date]) -> dict[dt.date, dict[str, A
     targets = {}
     for month in months:
         end = _instant(add_months(month, 1))
-        in_force = [v for v in versions if v["published_at"] < end]
+        in_force = [
+            v for v in versions if v["published_at"] is not None and v["published_at"] < end
+        ]
         version = in_force[-1] if in_force else (versions[0] if versions else None)
         targets[month] = {
             "sla_version": version["number"] if version else None,
@@ -695,7 +697,7 @@ def funnel(f: Filters) -> dict[str, Any]:
     out = []
     previous = None
     for stage, count in steps:
-        rate = None if previous is None or count is None else _rate(count, previous)
+        rate: float | None = None if previous is None or count is None else _rate(count, previous)
         out.append({"stage": stage, "count": count, "rate_from_previous": rate})
         previous = count
     return {"steps": out}

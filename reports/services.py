@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -163,7 +163,7 @@ def _compute_facts(lead_filter: dict[str, Any]) -> list[MqlFact]:
     calendars: dict[int, Any] = {}
     facts = []
     for c in cycles:
-        h = handoffs.get(c.event_id, {})
+        h: Mapping[str, Any] = handoffs.get(c.event_id, {})
         source, industry, band = leads.get(c.lead_id, ("", "", SIZE_UNKNOWN))
         first_contact_at = h.get("first_contact_at")
         calendar = None
@@ -269,7 +269,7 @@ def _state_for_update() -> ReportState:
     state = ReportState.objects.select_for_update().order_by("pk").first()
     if state is None:
         ReportState.objects.create()
-        state = ReportState.objects.select_for_update().order_by("pk").first()
+        state = ReportState.objects.select_for_update().earliest("pk")
     return state
 
 

@@ -63,7 +63,7 @@ def dashboard_export(request: HttpRequest) -> HttpResponse:
     form, filters = _filtered(request)
     if filters is None:
         return HttpResponse(
-            "\n".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
+            "\n".join(f"{k}: {' '.join(str(m) for m in v)}" for k, v in form.errors.items()),
             status=400,
             content_type="text/plain; charset=utf-8",
         )

@@ -107,6 +107,13 @@ class CompiledRule:
     window_days: int | None = None
     min_count: int | None = None
 
+    @property
+    def lead_condition(self) -> Condition:
+        """A fit or exclusion rule's condition (compile_ruleset gives every one of them one)."""
+        if self.condition is None:
+            raise ValueError(f"The {self.kind} rule {self.name!r} has no condition on the lead.")
+        return self.condition
+
 
 @dataclasses.dataclass(frozen=True)
 class CompiledRuleSet:
@@ -387,7 +394,8 @@ def evaluate(
     explanation: list[dict] = []
     fit = 0
     for rule in ruleset.fit:
-        if condition_matches(rule.condition, lead_value(lead, rule.condition.field)):
+        cond = rule.lead_condition
+        if condition_matches(cond, lead_value(lead, cond.field)):
             fit += rule.points
             explanation.append(
                 {"rule_id": rule.id, "rule": rule.name, "kind": "fit", "points": rule.points}
@@ -424,7 +432,8 @@ def evaluate(
     engagement = round(engagement, 4)
     excluded_reason = ""
     for rule in ruleset.exclusion:
-        if condition_matches(rule.condition, lead_value(lead, rule.condition.field)):
+        cond = rule.lead_condition
+        if condition_matches(cond, lead_value(lead, cond.field)):
             excluded_reason = rule.name
             explanation.append(
                 {"rule_id": rule.id, "rule": rule.name, "kind": "exclusion", "points": 0}
@@ -585,14 +594,25 @@ def _lead_number_sql(d: _Dialect, field: str) -> tuple[str, list]:
     return (f"CAST(c.{name} AS {'float8' if d.pg else 'REAL'})", [])
 
 
-def _condition_sql(d: _Dialect, cond: Condition, text_sql: tuple, number_sql=None) -> tuple:
+def _condition_sql(
+    d: _Dialect,
+    cond: Condition,
+    text_sql: tuple[str, list] | None,
+    number_sql: tuple[str, list] | None = None,
+) -> tuple[str, list]:
+    """SQL and its parameters for one condition on the value `text_sql` or, for a number
+    operator, `number_sql` computes."""
     op, v = cond.operator, cond.value
     if op in NUMBER_OPERATORS:
+        if number_sql is None:
+            raise ValueError(f"{op} compares numbers: give the number SQL.")
         num, params = number_sql
         if op == "between":
             return f"({num} BETWEEN %s AND %s)", [*params, float(v[0]), float(v[1])]
         sym = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[op]
         return f"({num} {sym} %s)", [*params, float(v)]
+    if text_sql is None:
+        raise ValueError(f"{op} compares text: give the text SQL.")
     text, params = text_sql
     if op == "is_empty":
         return f"({text} = '')", params
@@ -722,7 +742,7 @@ def scored_cte(
     d = _Dialect(connection)
     fit_terms, fit_params = [], []
     for rule in ruleset.fit:
-        sql, p = _lead_condition_sql(d, rule.condition)
+        sql, p = _lead_condition_sql(d, rule.lead_condition)
         fit_terms.append(f"CASE WHEN {sql} THEN %s ELSE 0 END")
         fit_params += [*p, rule.points]
     fit_sql = " + ".join(fit_terms) or "0"
@@ -749,7 +769,7 @@ def scored_cte(
     if ruleset.exclusion:
         whens = []
         for rule in ruleset.exclusion:
-            sql, p = _lead_condition_sql(d, rule.condition)
+            sql, p = _lead_condition_sql(d, rule.lead_condition)
             whens.append(f"WHEN {sql} THEN %s")
             excl_params += [*p, rule.name]
         excl_sql = f"(CASE {' '.join(whens)} ELSE '' END)"

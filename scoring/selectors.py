@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Max, Min
+from django.db.models import Field, Max, Min
 from django.utils import timezone
 
 from leads.models import Lead, Stage, StageEvent
@@ -195,6 +195,12 @@ def actual_mqls_by_month(*, months: int = 12, now: dt.datetime | None = None) ->
     return rows
 
 
+def _verbose_name(model: type[RuleSetVersion | Rule], name: str) -> Any:
+    # Only for the SETTINGS_FIELDS and SCORING_FIELDS: fields of the model's own, never a
+    # reverse relation.
+    return cast(Field, model._meta.get_field(name)).verbose_name
+
+
 def version_diff(*, old: RuleSetVersion | None, new: RuleSetVersion) -> dict[str, Any]:
     """A readable diff: settings changed, rules added, removed and changed (matched by name)."""
     settings_changed = []
@@ -203,18 +209,18 @@ def version_diff(*, old: RuleSetVersion | None, new: RuleSetVersion) -> dict[str
         after = getattr(new, f)
         if before != after:
             settings_changed.append(
-                {"field": new._meta.get_field(f).verbose_name, "old": before, "new": after}
+                {"field": _verbose_name(RuleSetVersion, f), "old": before, "new": after}
             )
     old_rules = {(r.kind, r.name): r for r in old.rules.all()} if old else {}
     new_rules = {(r.kind, r.name): r for r in new.rules.all()}
     added = [new_rules[k] for k in new_rules if k not in old_rules]
     removed = [old_rules[k] for k in old_rules if k not in new_rules]
-    changed = []
+    changed: list[dict[str, Any]] = []
     for key in new_rules.keys() & old_rules.keys():
         a, b = old_rules[key], new_rules[key]
         fields = [
             {
-                "field": Rule._meta.get_field(f).verbose_name,
+                "field": _verbose_name(Rule, f),
                 "old": getattr(a, f),
                 "new": getattr(b, f),
             }

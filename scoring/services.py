@@ -16,9 +16,10 @@ from django.utils.translation import gettext as _
 from leads.models import Activity, Lead, MqlReason, Stage, StageEvent
 from leads.services import TransitionError, lead_transition
 from signoff import services as signoff
+from signoff.models import ApprovalBase
 
 from . import engine
-from .models import Approval, DraftComment, RescoreRun, Rule, RuleSetVersion
+from .models import DraftComment, RescoreRun, Rule, RuleSetVersion
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +179,7 @@ def _rule_problems(version: RuleSetVersion) -> list[str]:
     ]
 
 
-def ruleset_approve(*, version: RuleSetVersion, user: Any) -> list[Approval]:
+def ruleset_approve(*, version: RuleSetVersion, user: Any) -> list[ApprovalBase]:
     return signoff.approve(version=version, user=user, problems=_rule_problems)
 
 

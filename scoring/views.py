@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
@@ -28,7 +30,7 @@ def _draft() -> RuleSetVersion | None:
 def overview(request: HttpRequest) -> HttpResponse:
     live = services.ruleset_live()
     draft = _draft()
-    context = {
+    context: dict[str, Any] = {
         "live": live,
         "draft": draft,
         "run": selectors.latest_run(),
@@ -124,12 +126,15 @@ AGREEMENT = Agreement(
 def draft_comment(request: HttpRequest) -> HttpResponse:
     draft = _draft()
     form = CommentForm(request.POST)
-    if draft is None or not request.user.has_perm("scoring.view_rulesetversion"):
+    user = request.user
+    if (
+        draft is None
+        or not user.is_authenticated
+        or not user.has_perm("scoring.view_rulesetversion")
+    ):
         raise PermissionDenied
     if form.is_valid():
-        DraftComment.objects.create(
-            version=draft, author=request.user, text=form.cleaned_data["text"]
-        )
+        DraftComment.objects.create(version=draft, author=user, text=form.cleaned_data["text"])
         messages.success(request, _("Comment added."))
     else:
         messages.error(request, _("Write a comment first."))

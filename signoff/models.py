@@ -3,10 +3,15 @@ approvals by side, and the permissions to approve and publish."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django.db.models.fields.related_descriptors import RelatedManager
 
 
 class Side(models.TextChoices):
@@ -35,6 +40,9 @@ class SignedVersionBase(models.Model):
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+
+    # Each concrete version's approvals: its ApprovalBase subclass, related_name="approvals".
+    approvals: RelatedManager[ApprovalBase]
 
     class Meta:
         abstract = True

@@ -7,15 +7,18 @@ A versioned model here is a SignedVersionBase with `approvals` (ApprovalBase row
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .models import Side
+from .models import ApprovalBase, Side, SignedVersionBase
+
+# Any agreement's version model; approve() and publish() hand the caller's own type back.
+V = TypeVar("V", bound=SignedVersionBase)
 
 
 def approval_sides(user: Any) -> list[str]:
@@ -23,12 +26,12 @@ def approval_sides(user: Any) -> list[str]:
     return [side for side in Side.values if user.has_perm(f"signoff.approve_as_{side}")]
 
 
-def missing_sides(version: models.Model) -> list[str]:
+def missing_sides(version: SignedVersionBase) -> list[str]:
     have = set(version.approvals.values_list("side", flat=True))
     return [side for side in settings.SCORING_REQUIRED_APPROVALS if side not in have]
 
 
-def withdraw_on_edit(version: models.Model) -> int:
+def withdraw_on_edit(version: SignedVersionBase) -> int:
     """Any edit after an approval withdraws it. Returns how many approvals were withdrawn."""
     if not version.is_draft:
         raise ValidationError(_("Only a draft can be edited; published versions are read-only."))
@@ -37,14 +40,12 @@ def withdraw_on_edit(version: models.Model) -> int:
 
 
 @transaction.atomic
-def approve(
-    *, version: models.Model, user: Any, problems: Callable[[models.Model], Any]
-) -> list[models.Model]:
+def approve(*, version: V, user: Any, problems: Callable[[V], Any]) -> list[ApprovalBase]:
     """Record the user's approval for each side they sign for, if the draft is valid.
 
     `problems(version)` returns what keeps the draft from being approved (empty if nothing).
     """
-    version = type(version).objects.select_for_update().get(pk=version.pk)
+    version = type(version)._default_manager.select_for_update().get(pk=version.pk)
     if not version.is_draft:
         raise ValidationError(_("Only a draft can be approved."))
     sides = approval_sides(user)
@@ -58,10 +59,10 @@ def approve(
 
 
 @transaction.atomic
-def publish(*, version: models.Model, user: Any) -> models.Model:
+def publish(*, version: V, user: Any) -> V:
     """Make the draft the version in force; the one before it retires. Needs every side."""
     model = type(version)
-    version = model.objects.select_for_update().get(pk=version.pk)
+    version = model._default_manager.select_for_update().get(pk=version.pk)
     if not version.is_draft:
         raise ValidationError(_("This version is already published."))
     if not user.has_perm("signoff.publish_version"):
@@ -70,7 +71,7 @@ def publish(*, version: models.Model, user: Any) -> models.Model:
     if missing:
         labels = ", ".join(str(Side(side).label) for side in missing)
         raise ValidationError(_("Approval still needed from: %(sides)s.") % {"sides": labels})
-    model.objects.filter(status="published").update(status="retired")
+    model._default_manager.filter(status="published").update(status="retired")
     version.status = "published"
     version.published_at, version.published_by = timezone.now(), user
     version.save(update_fields=["status", "published_at", "published_by"])

@@ -13,19 +13,20 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from .models import SignedVersionBase
+
 
 @dataclass(frozen=True)
 class Agreement:
     """What the shared views need to know about one agreement."""
 
-    model: type[models.Model]
+    model: type[SignedVersionBase]
     overview_url: str
     view_perm: str
     edit_perm: str
@@ -42,8 +43,8 @@ class Agreement:
     # Where to go after publishing (given what publish returned); default the overview.
     after_publish: Callable[[Any], HttpResponse] | None = None
 
-    def draft(self) -> Any:
-        return self.model.objects.filter(status="draft").first()  # type: ignore[attr-defined]
+    def draft(self) -> SignedVersionBase | None:
+        return self.model._default_manager.filter(status="draft").first()
 
 
 def _report(request: HttpRequest, exc: ValidationError | PermissionDenied) -> None:

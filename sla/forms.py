@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -53,7 +53,8 @@ class RejectForm(ActionForm, NoteMixin):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["reason"].choices = [("", _("Choose a reason…"))] + [
+        reason = cast(forms.ChoiceField, self.fields["reason"])
+        reason.choices = [("", _("Choose a reason…"))] + [
             (code, label) for code, label in rejection_reasons()
         ]
 
@@ -114,7 +115,8 @@ class ReassignForm(ActionForm, NoteMixin):
 
     def __init__(self, *args: Any, manager: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["to_user"].queryset = team_reps(manager) if manager else User.objects.none()
+        to_user = cast(RepChoiceField, self.fields["to_user"])
+        to_user.queryset = team_reps(manager) if manager else User.objects.none()
 
 
 class RejectionFilterForm(forms.Form):
@@ -125,7 +127,8 @@ class RejectionFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["reason"].choices = [("", _("All reasons"))] + [
+        reason = cast(forms.ChoiceField, self.fields["reason"])
+        reason.choices = [("", _("All reasons"))] + [
             (code, label) for code, label in rejection_reasons()
         ]
 
@@ -162,7 +165,8 @@ class SlaVersionForm(forms.ModelForm):
         return (self.cleaned_data.get("holiday_country") or "").strip().upper()
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         candidate = copy.copy(self.instance)
         for name in self.Meta.fields:
             if name not in cleaned:

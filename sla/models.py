@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -11,6 +11,9 @@ from simple_history.models import HistoricalRecords
 
 from leads.models import Lead, StageEvent, Team
 from signoff.models import ApprovalBase, SignedVersionBase
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class Weekday(models.IntegerChoices):
@@ -213,6 +216,13 @@ class Handoff(models.Model):
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     outcome = models.CharField(_("outcome"), max_length=20, blank=True)
 
+    # Not stored: set by sla.selectors on the rows it shows (the queue, the lead page).
+    deadline_kind: str
+    deadline_label: StrOrPromise
+    due: dt.datetime | None
+    top_reasons: list[dict[str, Any]]
+    outcome_label: StrOrPromise
+
     class Meta:
         ordering = ["accept_due_at"]
         indexes = [
@@ -224,8 +234,9 @@ class Handoff(models.Model):
     def __str__(self) -> str:
         return f"{self.lead} → {self.rep}"
 
-    def next_deadline(self) -> tuple[str, dt.datetime] | None:
-        """The deadline the rep works against now."""
+    def next_deadline(self) -> tuple[str, dt.datetime | None] | None:
+        """The deadline the rep works against now; its time is None while no qualify
+        deadline is set (qualify_due_at is nullable)."""
         if self.status == self.Status.OPEN:
             return "accept", self.accept_due_at
         if self.status == self.Status.ACCEPTED:

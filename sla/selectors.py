@@ -168,7 +168,7 @@ def lead_score_explanation(*, lead: Lead) -> dict[str, Any]:
         for e in lead.stage_events.filter(to_stage=Stage.MQL).order_by("at", "id")
         if (e.context or {}).get("explanation") is not None
     ]
-    wanted = set()
+    wanted: set[int] = set()
     for items in [result.explanation if result else []] + [
         e.context["explanation"] for e in mql_events
     ]:

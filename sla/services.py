@@ -20,6 +20,7 @@ from leads import roles
 from leads.models import Lead, Stage, StageEvent, Team, rejection_reasons
 from leads.services import handoff_changed, lead_transition
 from signoff import services as signoff
+from signoff.models import ApprovalBase
 
 from .calendar import BusinessCalendar
 from .models import (
@@ -550,7 +551,7 @@ def sla_draft_edited(*, version: SlaVersion, user: Any) -> int:
     return signoff.withdraw_on_edit(version)
 
 
-def sla_approve(*, version: SlaVersion, user: Any) -> list:
+def sla_approve(*, version: SlaVersion, user: Any) -> list[ApprovalBase]:
     return signoff.approve(version=version, user=user, problems=sla_validate)
 
 

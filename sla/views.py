@@ -59,14 +59,14 @@ def _countdown_strings() -> dict[str, str]:
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
     user = request.user
-    if not user.has_perm("leads.accept_lead"):
+    if not user.is_authenticated or not user.has_perm("leads.accept_lead"):
         raise PermissionDenied
     team_id = _team_id(user)
     can_see_team = user.has_perm("leads.view_team_leads") and team_id is not None
     scope = "team" if request.GET.get("scope") == "team" else "mine"
-    if scope == "team" and not can_see_team:
-        raise PermissionDenied
     if scope == "team":
+        if not can_see_team or team_id is None:
+            raise PermissionDenied
         rows = selectors.queue_for_team(team_id=team_id)
         reps = list(forms.team_reps(user))
     else:
@@ -175,7 +175,8 @@ def _act(
         return redirect(back)
     form = form_class(request.POST, **(form_kwargs or {}))
     if not form.is_valid():
-        _report(request, form, {k: v for k, v in form.errors.items() if k != "expected_stage"})
+        errors = {k: [str(m) for m in v] for k, v in form.errors.items() if k != "expected_stage"}
+        _report(request, form, errors)
         return redirect(back)
     try:
         perform(lead, form.cleaned_data)

@@ -64,7 +64,7 @@ def realdata_path(name: str) -> Path:
 
 
 def _person(username: str, role: str | None, team=None, **extra):
-    user = UserFactory(username=username, **extra)
+    user = UserFactory.create(username=username, **extra)
     ProfileFactory(user=user, team=team)
     if role:
         user.groups.add(Group.objects.get(name=role))

@@ -2,12 +2,13 @@ import datetime as dt
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from leads.models import Activity, ActivityKind, Company, Lead, Profile, Team
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
@@ -20,7 +21,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("password")
 
 
-class TeamFactory(factory.django.DjangoModelFactory):
+class TeamFactory(factory.django.DjangoModelFactory[Team]):
     class Meta:
         model = Team
         django_get_or_create = ("name",)
@@ -28,7 +29,7 @@ class TeamFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Team {n}")
 
 
-class ProfileFactory(factory.django.DjangoModelFactory):
+class ProfileFactory(factory.django.DjangoModelFactory[Profile]):
     class Meta:
         model = Profile
         django_get_or_create = ("user",)
@@ -36,7 +37,7 @@ class ProfileFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
 
 
-class CompanyFactory(factory.django.DjangoModelFactory):
+class CompanyFactory(factory.django.DjangoModelFactory[Company]):
     class Meta:
         model = Company
 
@@ -46,7 +47,7 @@ class CompanyFactory(factory.django.DjangoModelFactory):
     employees = 250
 
 
-class LeadFactory(factory.django.DjangoModelFactory):
+class LeadFactory(factory.django.DjangoModelFactory[Lead]):
     class Meta:
         model = Lead
 
@@ -58,7 +59,7 @@ class LeadFactory(factory.django.DjangoModelFactory):
     company = factory.SubFactory(CompanyFactory)
 
 
-class ActivityFactory(factory.django.DjangoModelFactory):
+class ActivityFactory(factory.django.DjangoModelFactory[Activity]):
     class Meta:
         model = Activity
 

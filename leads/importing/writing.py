@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import IO, Any
+from typing import IO, Any, cast
 
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, connections, models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -61,7 +61,8 @@ def _update_rows(leads: list[Lead], fields: list[str]) -> None:
         return
     connection = connections[Lead.objects.db]
     quote = connection.ops.quote_name
-    model_fields = [Lead._meta.get_field(name) for name in fields]
+    # `fields` name the lead's own columns, never a reverse relation.
+    model_fields = [cast(models.Field, Lead._meta.get_field(name)) for name in fields]
     assignments = ", ".join(f"{quote(f.column)} = %s" for f in model_fields)
     sql = (
         f"UPDATE {quote(Lead._meta.db_table)} SET {assignments} "
@@ -107,7 +108,7 @@ def _write_chunk(
         for row in rows:
             lead = leads.get(row.key)
             created = lead is None
-            if created:
+            if lead is None:
                 lead = Lead(email=row.data["email"])
             plan, reason = _plan_history(lead, row.events, present[lead.pk] if lead.pk else set())
             if reason:

@@ -56,7 +56,7 @@ def integration(db) -> APIClient:
 
 
 @pytest.fixture
-def changed(monkeypatch):
+def changed(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
     """Lead ids passed to the lead-changed followers, one list per call."""
     calls: list[list[int]] = []
     monkeypatch.setattr(services, "_followers", lambda change: (calls.append,))

@@ -49,8 +49,8 @@ UTC = dt.UTC
 NOW = dt.datetime(2026, 11, 1, 12, 0, tzinfo=TOKYO)
 
 
-def tokyo(*args) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=TOKYO)
+def tokyo(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=TOKYO)
 
 
 @pytest.fixture
@@ -87,21 +87,25 @@ def mql(lead: Lead, when: dt.datetime, score: float | None = None):
 def build_history(tmp_path, bob, dave, erin) -> History:
     software = CompanyFactory(industry="Software", employees=250)
     retail = CompanyFactory(industry="Retail", employees=30)
-    a = LeadFactory(
+    a = LeadFactory.create(
         source="webinar", company=software, owner=bob, created_at=tokyo(2026, 3, 25, 12)
     )
-    b = LeadFactory(source="webinar", company=retail, owner=bob, created_at=tokyo(2026, 4, 2, 12))
-    c = LeadFactory(
+    b = LeadFactory.create(
+        source="webinar", company=retail, owner=bob, created_at=tokyo(2026, 4, 2, 12)
+    )
+    c = LeadFactory.create(
         source="paid_search", company=None, owner=dave, created_at=tokyo(2026, 4, 3, 12)
     )
-    d = LeadFactory(
+    d = LeadFactory.create(
         source="webinar",
         company=software,
         owner=dave,
         created_at=dt.datetime(2026, 3, 31, 15, 30, tzinfo=UTC),
     )
-    e = LeadFactory(source="event", company=software, owner=erin, created_at=tokyo(2026, 4, 25, 12))
-    g = LeadFactory(source="webinar", company=software, created_at=tokyo(2026, 5, 5, 12))
+    e = LeadFactory.create(
+        source="event", company=software, owner=erin, created_at=tokyo(2026, 4, 25, 12)
+    )
+    g = LeadFactory.create(source="webinar", company=software, created_at=tokyo(2026, 5, 5, 12))
 
     # A: on time all the way.
     mql(a, tokyo(2026, 4, 6, 10), score=85)

@@ -28,16 +28,20 @@ JAPAN = BusinessCalendar.build(
 )
 
 
-def at(zone: str, *args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=ZoneInfo(zone))
+def at(
+    zone: str, year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=ZoneInfo(zone))
 
 
 def jst(*args: int) -> dt.datetime:
     return at("Asia/Tokyo", *args)
 
 
-def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=UTC)
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def calendar(zone: str, start: dt.time, end: dt.time, days=EVERY_DAY) -> BusinessCalendar:

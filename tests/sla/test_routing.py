@@ -32,7 +32,7 @@ def route_many(n, **lead_kwargs):
 
 def route_directly(n: int) -> Counter:
     """Routing alone, n times, for a lead without an owner (hand-offs are tested elsewhere)."""
-    lead = LeadFactory()
+    lead = LeadFactory.create()
     counts: Counter = Counter()
     for i in range(n):
         _team, chosen = services.route(lead)

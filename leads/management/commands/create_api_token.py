@@ -8,13 +8,13 @@ same name rotates the token: the old key stops working at once.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
+from django.db import models, transaction
 from rest_framework.authtoken.models import Token
 
 from leads import roles
@@ -31,7 +31,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, name: str, **options: Any) -> None:
         User = get_user_model()
-        username_field = User._meta.get_field(User.USERNAME_FIELD)
+        username_field = cast(models.Field, User._meta.get_field(User.USERNAME_FIELD))
         if not name.strip():
             raise CommandError("NAME must not be empty.")
         try:
