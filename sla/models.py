@@ -58,6 +58,14 @@ class SlaVersion(SignedVersionBase):
     MARKETING_TERMS: ClassVar[tuple[str, ...]] = ("min_mqls_per_month", "min_acceptance_rate")
     TERMS: ClassVar[tuple[str, ...]] = CALENDAR_TERMS + SALES_TERMS + MARKETING_TERMS
 
+    # When this version takes effect (an MQL is judged by the version in force at its time);
+    # empty until publication, which fills it with the moment of publication.
+    effective_from = models.DateTimeField(
+        _("takes effect"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: when it is published."),
+    )
     # Business calendar.
     time_zone = models.CharField(_("time zone"), max_length=64, default=_default_time_zone)
     working_days = models.JSONField(
