@@ -22,6 +22,17 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _english_unless_a_test_says_otherwise():
+    # A request as a Japanese user leaves Japanese active in the thread; with tests spread over
+    # processes in any order, each starts in the default language.
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
+
+
 def tokyo_sla(**terms) -> SlaVersion:
     """The live SLA (version 1) as most tests want it: Tokyo, Mon–Fri 09:00–18:00, Japanese
     holidays; 4 h to accept, 30 min first contact when hot (score 80+), else 8 h; 10 business
