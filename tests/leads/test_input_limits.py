@@ -71,7 +71,7 @@ def test_nul_and_surrogates_in_activity_properties_are_refused(integration, lead
     )
     assert_errors(response, 400, "properties.url")
     body = json.dumps(activity(lead_id=lead.id)).replace(
-        '"properties": {', '"properties": {"form": {"results": {"msg": %s}}, ' % SURROGATE_JSON
+        '"properties": {', f'"properties": {{"form": {{"results": {{"msg": {SURROGATE_JSON}}}}}, '
     )
     response = raw_post(integration, ACTIVITIES, body)
     assert_errors(response, 400, "properties.form.results.msg")
@@ -204,7 +204,7 @@ def test_a_bad_item_in_a_lead_batch_fails_alone(integration):  # noqa: F811
 def test_a_bad_item_in_an_activity_batch_never_loses_the_good_ones(integration, lead):  # noqa: F811
     items = [activity(lead_id=lead.id, source_system="t", external_id=str(i)) for i in range(100)]
     body = json.dumps({"activities": items}).replace(
-        '"external_id": "42"}', '"external_id": "42", "properties": {"u": %s}}' % SURROGATE_JSON
+        '"external_id": "42"}', f'"external_id": "42", "properties": {{"u": {SURROGATE_JSON}}}}}'
     )
     # The replace above also dropped the original properties of item 42; check it landed.
     assert "\\ud800" in body
@@ -247,7 +247,7 @@ def test_a_csv_row_with_a_nul_is_rejected_naming_the_field(tmp_path):
 
 def test_a_mautic_delivery_with_a_lone_surrogate_is_a_400_naming_the_path():
     payload = json.dumps({"mautic.page_on_hit": [_hit()]}).replace(
-        '"title": "Pricing"', '"title": %s' % SURROGATE_JSON
+        '"title": "Pricing"', f'"title": {SURROGATE_JSON}'
     )
     response = _post(payload.encode())
     assert response.status_code == 400
