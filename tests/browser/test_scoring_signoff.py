@@ -9,7 +9,7 @@ from scoring.models import RescoreRun, RuleSetVersion
 
 from ..factories import ActivityFactory, LeadFactory
 from ..scoring.helpers import make_version, rule
-from .conftest import CHROMIUM_ARGS, login  # noqa: F401
+from .conftest import TIMEOUT_MS, login
 
 pytestmark = pytest.mark.browser
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def second_page(browser, console_errors):
     context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     page.on("console", lambda m: m.type == "error" and console_errors.append(m.text))
     page.on("pageerror", lambda exc: console_errors.append(str(exc)))
@@ -91,7 +91,7 @@ def test_marketing_and_sales_edit_approve_publish_and_watch_the_rescore(
         app.conf.task_always_eager = False
     # expect() polls without evaluating strings, which the Content-Security-Policy forbids.
     expect(second_page.locator(".runprogress")).to_have_attribute(
-        "data-status", "done", timeout=15_000
+        "data-status", "done", timeout=TIMEOUT_MS
     )
     assert second_page.locator(".run-percent").inner_text() == "100"
     assert second_page.locator(".run-mqls").inner_text() == "12"
