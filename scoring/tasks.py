@@ -26,3 +26,8 @@ def resume_stale_rescores_task() -> list[int]:
 @shared_task
 def nightly_rescore_task() -> None:
     services.nightly_rescore()
+
+
+@shared_task
+def stale_scores_sweep_task() -> int:
+    return services.stale_scores_sweep()
