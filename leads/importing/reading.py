@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
-from core.validation import flatten_errors
+from core.validation import email_key, flatten_errors
 
 from ..models import RejectionReason, Stage
 from ..validation import LeadInput
@@ -263,10 +263,15 @@ class _RowReader:
                 errors.setdefault(name, []).extend(reasons)
         events = self._history(history, errors)
         if errors:
+<<<<<<< HEAD
             return self.rejection(line, row, errors)
         return _Row(
             line=line, key=validated["email"].lower(), data=validated, events=events, cells=row
         )
+=======
+            return "; ".join(f"{name}: {' '.join(reasons)}" for name, reasons in errors.items())
+        return _Row(line=line, key=email_key(validated["email"]), data=validated, events=events)
+>>>>>>> main
 
     def _history(
         self, history: dict[str, str], errors: dict[str, list[str]]
