@@ -263,15 +263,10 @@ class _RowReader:
                 errors.setdefault(name, []).extend(reasons)
         events = self._history(history, errors)
         if errors:
-<<<<<<< HEAD
             return self.rejection(line, row, errors)
         return _Row(
-            line=line, key=validated["email"].lower(), data=validated, events=events, cells=row
+            line=line, key=email_key(validated["email"]), data=validated, events=events, cells=row
         )
-=======
-            return "; ".join(f"{name}: {' '.join(reasons)}" for name, reasons in errors.items())
-        return _Row(line=line, key=email_key(validated["email"]), data=validated, events=events)
->>>>>>> main
 
     def _history(
         self, history: dict[str, str], errors: dict[str, list[str]]
