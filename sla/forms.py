@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.validation import MAX_ID
 from leads import roles
 from leads.models import DisqualifyReason, RecycleReason, Stage, rejection_reasons
 
@@ -96,13 +97,7 @@ class DisqualifyForm(ActionForm, NoteMixin):
 
 def team_reps(user: Any):
     """The reps a manager can hand leads to: their team's, or every rep without a team."""
-    reps = User.objects.filter(is_active=True, groups__name=roles.SALES_REP).select_related(
-        "profile"
-    )
-    team_id = getattr(getattr(user, "profile", None), "team_id", None)
-    if team_id is not None:
-        reps = reps.filter(profile__team_id=team_id)
-    return reps.order_by("first_name", "last_name", "username")
+    return roles.team_reps(user)
 
 
 class RepChoiceField(forms.ModelChoiceField):
@@ -176,4 +171,60 @@ class SlaVersionForm(forms.ModelForm):
         for field, message in services.sla_validate(candidate).items():
             message = str(message).removeprefix(f"{field}: ")
             self.add_error(field if field in self.fields else None, message)
+        return cleaned
+
+
+class LeadIdsField(forms.Field):
+    widget = forms.MultipleHiddenInput
+    default_error_messages = {
+        "required": _("Tick at least one lead."),
+        "invalid": _("A lead id must be a whole number."),
+    }
+
+    def to_python(self, value: Any) -> list[int]:
+        if not value:
+            return []
+        try:
+            ids = [int(v) for v in value]
+        except (TypeError, ValueError):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if any(not 1 <= i <= MAX_ID for i in ids):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return list(dict.fromkeys(ids))
+
+
+class BulkActionForm(forms.Form):
+    """Several leads of the lead list at once: reassign them or recycle them to nurture."""
+
+    MAX_LEADS = 200
+
+    action = forms.ChoiceField(
+        label=_("Action"),
+        choices=[("reassign", _("Reassign to…")), ("recycle", _("Recycle to nurture"))],
+    )
+    leads = LeadIdsField(label=_("Leads"))
+    to_user = RepChoiceField(label=_("Reassign to"), queryset=User.objects.none(), required=False)
+    reason = forms.ChoiceField(
+        label=_("Reason"), choices=[("", "—"), *RecycleReason.choices], required=False
+    )
+    note = forms.CharField(label=_("Note"), required=False, max_length=4000)
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, manager: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        to_user = cast(RepChoiceField, self.fields["to_user"])
+        to_user.queryset = team_reps(manager) if manager else User.objects.none()
+
+    def clean_leads(self) -> list[int]:
+        ids = self.cleaned_data["leads"]
+        if len(ids) > self.MAX_LEADS:
+            raise forms.ValidationError(
+                _("Choose at most %(max)d leads at a time.") % {"max": self.MAX_LEADS}
+            )
+        return ids
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("action") == "reassign" and not cleaned.get("to_user"):
+            self.add_error("to_user", _("Choose the rep to hand the leads to."))
         return cleaned

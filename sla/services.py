@@ -321,8 +321,19 @@ def lead_qualify(*, lead: Lead, user: Any, bant: Mapping[str, str], note: str = 
     )
 
 
+def marketing_takes_back(user: Any, lead: Lead) -> bool:
+    """Marketing may send a lead sales rejected back to nurture (sales said no already)."""
+    return (
+        lead.stage == Stage.REJECTED
+        and user.is_active
+        and user.has_perm("leads.view_all_leads")
+        and user.has_perm("leads.change_lead")
+    )
+
+
 def lead_recycle(*, lead: Lead, user: Any, reason: str = "", note: str = "") -> StageEvent:
-    _check(user, lead, "leads.qualify_lead")
+    if not marketing_takes_back(user, lead):
+        _check(user, lead, "leads.qualify_lead")
     if lead.stage not in (Stage.SAL, Stage.REJECTED):
         raise ValidationError(_("Only accepted or rejected leads can be recycled."))
     return lead_transition(

@@ -17,4 +17,5 @@ urlpatterns = [
     path("leads/<int:lead_id>/recycle/", views.lead_recycle, name="lead_recycle"),
     path("leads/<int:lead_id>/disqualify/", views.lead_disqualify, name="lead_disqualify"),
     path("leads/<int:lead_id>/reassign/", views.lead_reassign, name="lead_reassign"),
+    path("leads/bulk/", views.leads_bulk, name="leads_bulk"),
 ]

@@ -16,9 +16,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
+from leads import roles
 from leads import selectors as lead_selectors
 from leads.models import Lead, Stage, reason_label, rejection_reasons
 from leads.services import TransitionError
@@ -401,3 +402,89 @@ AGREEMENT = Agreement(
     no_draft_to_approve=gettext_lazy("There is no draft to approve."),
     no_draft_to_publish=gettext_lazy("There is no draft to publish."),
 )
+
+
+@login_required
+@require_POST
+def leads_bulk(request: HttpRequest) -> HttpResponse:
+    """The lead list's bulk actions. Each lead is done on its own: one that cannot be
+    reassigned or recycled is named with the reason, and the others still go through."""
+    user = request.user
+    form = forms.BulkActionForm(request.POST, manager=user)
+    back = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = ""
+    back = back or reverse("leads:list")
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            label = form.fields[field].label if field in form.fields else ""
+            for error in errors:
+                messages.error(request, f"{label}: {error}" if label else str(error))
+        return redirect(back)
+    data = form.cleaned_data
+    action = data["action"]
+    if action == "reassign" and not roles.may_bulk_reassign(user):
+        raise PermissionDenied(_("You cannot reassign leads."))
+    if action == "recycle" and not roles.may_bulk_recycle(user):
+        raise PermissionDenied(_("You cannot recycle leads."))
+    leads = {
+        lead.pk: lead
+        for lead in lead_selectors.leads_visible(user=user).filter(pk__in=data["leads"])
+    }
+    done: list[Lead] = []
+    problems: list[str] = []
+    for lead_id in data["leads"]:
+        lead = leads.get(lead_id)
+        if lead is None:
+            problems.append(
+                _("Lead %(id)d: no such lead, or it is not yours to see.") % {"id": lead_id}
+            )
+            continue
+        try:
+            if action == "reassign":
+                services.lead_reassign(
+                    lead=lead, to_user=data["to_user"], by=user, note=data["note"]
+                )
+            else:
+                services.lead_recycle(
+                    lead=lead, user=user, reason=data["reason"], note=data["note"]
+                )
+        except ValidationError as exc:  # TransitionError too
+            problems.append(f"{lead.display_name}: {' '.join(exc.messages)}")
+        except PermissionDenied as exc:
+            problems.append(f"{lead.display_name}: {exc}")
+        else:
+            done.append(lead)
+    if done:
+        if action == "reassign":
+            rep = data["to_user"]
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)d lead reassigned to %(rep)s.",
+                    "%(count)d leads reassigned to %(rep)s.",
+                    len(done),
+                )
+                % {"count": len(done), "rep": rep.get_full_name() or rep.get_username()},
+            )
+        else:
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)d lead went back to marketing for nurturing.",
+                    "%(count)d leads went back to marketing for nurturing.",
+                    len(done),
+                )
+                % {"count": len(done)},
+            )
+    if problems:
+        shown = problems[:10]
+        more = len(problems) - len(shown)
+        head = ngettext(
+            "%(count)d lead was left as it was:",
+            "%(count)d leads were left as they were:",
+            len(problems),
+        ) % {"count": len(problems)}
+        tail = (_("and %(count)d more.") % {"count": more}) if more else ""
+        messages.error(request, " ".join([head, "; ".join(shown), tail]).strip())
+    return redirect(back)
