@@ -39,7 +39,7 @@ SOURCE_COLORS = {
     "": "#98a2b3",
 }
 # Likewise one colour per rejection reason.
-REASON_COLORS = {
+REASON_COLORS: dict[str, str] = {
     RejectionReason.NOT_A_FIT: "#b54708",
     RejectionReason.STUDENT: "#7a5af8",
     RejectionReason.COMPETITOR: "#c4320a",
