@@ -54,6 +54,9 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     },
     SALES_REP: {
         "leads.view_lead",
+        # Reps read the live rule set (why a lead scored); drafts are the managers'.
+        "scoring.view_rulesetversion",
+        "scoring.view_rule",
         "leads.view_activity",
         "leads.view_stageevent",
         "leads.accept_lead",

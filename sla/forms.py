@@ -174,6 +174,86 @@ class SlaVersionForm(forms.ModelForm):
         return cleaned
 
 
+# The time zones most teams use, offered first; every other IANA zone follows.
+COMMON_TIME_ZONES = (
+    "Asia/Tokyo",
+    "UTC",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Asia/Seoul",
+    "Asia/Shanghai",
+    "Asia/Singapore",
+    "Asia/Kolkata",
+    "Australia/Sydney",
+)
+
+
+def time_zone_choices() -> list[tuple[str, Any]]:
+    import zoneinfo
+
+    others = sorted(
+        z for z in zoneinfo.available_timezones() if z not in COMMON_TIME_ZONES and "/" in z
+    )
+    return [
+        (str(_("Common")), [(z, z) for z in COMMON_TIME_ZONES]),
+        (str(_("All time zones")), [(z, z) for z in others]),
+    ]
+
+
+def holiday_countries() -> dict[str, dict[str, Any]]:
+    """Countries the holidays package knows: code → English name and region codes."""
+    import re
+
+    import holidays
+    from holidays import registry
+
+    names = {}
+    for entry in registry.COUNTRIES.values():
+        class_name, code = entry[0], entry[1]
+        names[code] = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", class_name)
+    supported = holidays.list_supported_countries()
+    return {
+        code: {"name": names.get(code, code), "regions": list(supported.get(code, []))}
+        for code in sorted(supported, key=lambda c: names.get(c, c))
+        if len(code) == 2 and code.isupper()
+    }
+
+
+class SlaDraftForm(SlaVersionForm):
+    """The draft's terms on the SLA page: pickers instead of codes."""
+
+    time_zone = forms.ChoiceField(label=_("time zone"), choices=time_zone_choices)
+    holiday_country = forms.ChoiceField(label=_("public holidays of"), required=False)
+
+    class Meta(SlaVersionForm.Meta):
+        widgets = {
+            "day_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "day_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        countries = holiday_countries()
+        country = cast(forms.ChoiceField, self.fields["holiday_country"])
+        country.choices = [("", _("None"))] + [
+            (code, f"{info['name']} ({code})") for code, info in countries.items()
+        ]
+        self.fields["holiday_country"].help_text = ""
+        for name in ("accept_within_hours", "first_contact_hours", "hot_score"):
+            self.fields[name].widget.attrs.update(step="any")
+        self.fields["min_acceptance_rate"].widget.attrs.update(step="any", min="0", max="100")
+
+
+class ClosedDayForm(forms.Form):
+    date = forms.DateField(label=_("date"), widget=forms.DateInput(attrs={"type": "date"}))
+    name = forms.CharField(label=_("name"), max_length=100, required=False)
+
+
 class LeadIdsField(forms.Field):
     widget = forms.MultipleHiddenInput
     default_error_messages = {

@@ -404,6 +404,124 @@ AGREEMENT = Agreement(
 )
 
 
+# --------------------------------------------------------------------------------------------
+# The draft's editor
+
+edit_sla = permission_required("sla.change_slaversion", raise_exception=True)
+
+
+def _sla_draft_or_redirect(request: HttpRequest) -> SlaVersion | HttpResponse:
+    draft = _draft()
+    if draft is None:
+        messages.info(request, _("There is no open draft. Start one first."))
+        return redirect("sla:overview")
+    return draft
+
+
+def _say_withdrawn(request: HttpRequest, had_approvals: bool, draft: SlaVersion) -> None:
+    if had_approvals and not draft.approvals.exists():
+        messages.warning(request, _("The draft changed, so its approvals were withdrawn."))
+
+
+def _editor(
+    request: HttpRequest,
+    draft: SlaVersion,
+    form: forms.SlaDraftForm,
+    day_form: forms.ClosedDayForm,
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "sla/draft_edit.html",
+        {
+            "draft": draft,
+            "form": form,
+            "day_form": day_form,
+            "closed_days": list(draft.closed_days.all()),
+            "terms": {
+                "calendar": SlaVersion.CALENDAR_TERMS,
+                "sales": SlaVersion.SALES_TERMS,
+                "marketing": SlaVersion.MARKETING_TERMS,
+            },
+        },
+        status=status,
+    )
+
+
+@login_required
+@edit_sla
+def draft_edit(request: HttpRequest) -> HttpResponse:
+    draft = _sla_draft_or_redirect(request)
+    if isinstance(draft, HttpResponse):
+        return draft
+    form = forms.SlaDraftForm(request.POST or None, instance=draft)
+    if request.method == "POST":
+        if form.is_valid():
+            data = {name: form.cleaned_data[name] for name in form.changed_data}
+            if data:
+                had = draft.approvals.exists()
+                try:
+                    services.sla_draft_update(version=draft, data=data, user=request.user)
+                except ValidationError as exc:
+                    for field, errors in exc.message_dict.items():
+                        for message in errors:
+                            form.add_error(field if field in form.fields else None, message)
+                else:
+                    messages.success(request, _("The draft is saved."))
+                    _say_withdrawn(request, had, draft)
+                    return redirect("sla:draft_edit")
+            else:
+                return redirect("sla:draft_edit")
+        draft.refresh_from_db()
+        return _editor(request, draft, form, forms.ClosedDayForm(), status=400)
+    return _editor(request, draft, form, forms.ClosedDayForm())
+
+
+@login_required
+@edit_sla
+@require_POST
+def closed_day_add(request: HttpRequest) -> HttpResponse:
+    draft = _sla_draft_or_redirect(request)
+    if isinstance(draft, HttpResponse):
+        return draft
+    day_form = forms.ClosedDayForm(request.POST)
+    if day_form.is_valid():
+        had = draft.approvals.exists()
+        try:
+            services.closed_day_add(
+                version=draft,
+                date=day_form.cleaned_data["date"],
+                name=day_form.cleaned_data["name"],
+                user=request.user,
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                for message in errors:
+                    day_form.add_error(field if field in day_form.fields else None, message)
+        else:
+            messages.success(request, _("Closed day added."))
+            _say_withdrawn(request, had, draft)
+            return redirect(reverse("sla:draft_edit") + "#closed-days")
+    return _editor(request, draft, forms.SlaDraftForm(instance=draft), day_form, status=400)
+
+
+@login_required
+@edit_sla
+@require_POST
+def closed_day_delete(request: HttpRequest, day_id: int) -> HttpResponse:
+    draft = _draft()
+    if draft is None:
+        raise Http404(_("There is no open draft."))
+    day = draft.closed_days.filter(pk=day_id).first()
+    if day is None:
+        raise Http404(_("No such closed day in the draft."))
+    had = draft.approvals.exists()
+    services.closed_day_delete(day=day, user=request.user)
+    messages.success(request, _("Closed day removed."))
+    _say_withdrawn(request, had, draft)
+    return redirect(reverse("sla:draft_edit") + "#closed-days")
+
+
 @login_required
 @require_POST
 def leads_bulk(request: HttpRequest) -> HttpResponse:
