@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0004_import_heartbeat'),
+        ('leads', '0005_import_problems'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
