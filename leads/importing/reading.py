@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
-from core.validation import flatten_errors
+from core.validation import email_key, flatten_errors
 
 from ..models import RejectionReason, Stage
 from ..validation import LeadInput
@@ -237,7 +237,7 @@ class _RowReader:
         events = self._history(history, errors)
         if errors:
             return "; ".join(f"{name}: {' '.join(reasons)}" for name, reasons in errors.items())
-        return _Row(line=line, key=validated["email"].lower(), data=validated, events=events)
+        return _Row(line=line, key=email_key(validated["email"]), data=validated, events=events)
 
     def _history(
         self, history: dict[str, str], errors: dict[str, list[str]]
