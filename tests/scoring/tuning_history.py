@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+from typing import Any
 
 from leads.models import Activity, Company, Lead, Stage, StageEvent
 
@@ -59,10 +60,10 @@ def plant_history(
     rng = random.Random(seed)
     big = Company.objects.create(name="Big Corp", domain="big.example", employees=2000)
     small = Company.objects.create(name="Small Ltd", domain="small.example", employees=20)
-    people = []
+    people: list[dict[str, Any]] = []
     for i in range(leads):
-        kind = rng.random()
-        student = kind < 0.08
+        draw = rng.random()
+        student = draw < 0.08
         if student:
             title = rng.choice(["Student", "学生", "Graduate student"])
             email = f"s{i}@{rng.choice(['u-tokyo.ac.jp', 'keio.ac.jp', 'mit.edu', 'ucla.edu'])}"
