@@ -132,6 +132,24 @@ class _Row:
     data: dict[str, Any]
     # (mapping field, stage, at, reason) in lifecycle order.
     events: list[tuple[str, str, dt.datetime, str]]
+    # The row as the file has it, for the rejected-rows download.
+    cells: list[str]
+
+
+@dataclass
+class Rejection:
+    """A row that imported nothing: where, which columns, why, and the row as it was."""
+
+    line: int
+    # The mapping's targets ("email", "custom.visits", "mql_at") and their reasons.
+    errors: dict[str, list[str]]
+    cells: list[str]
+    # The file's column names for the targets ("" where no single column is to blame).
+    columns: list[str]
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(f"{name}: {' '.join(reasons)}" for name, reasons in self.errors.items())
 
 
 def _convert(raw: str, kind: str) -> Any:
@@ -190,13 +208,22 @@ class _RowReader:
             (match.group(0), index[match.group(1)])
             for match in _TEMPLATE_FIELD.finditer(mapping.email_template)
         ]
+        self.column_of = {spec.to: spec.column for spec in mapping.columns}
+        if "email" not in self.column_of and self.template:
+            self.column_of["email"] = ", ".join(
+                dict.fromkeys(m.group(1) for m in _TEMPLATE_FIELD.finditer(mapping.email_template))
+            )
+
+    def rejection(self, line: int, cells: list[str], errors: dict[str, list[str]]) -> Rejection:
+        columns = [self.column_of.get(name, "") for name in errors]
+        return Rejection(line=line, errors=errors, cells=list(cells), columns=columns)
 
     def _cell(self, row: list[str], index: int, placeholders: frozenset[str]) -> str:
         value = row[index].strip()
         return "" if value in placeholders else value
 
-    def parse(self, line: int, row: list[str]) -> _Row | str:
-        """A validated row, or the reason it is rejected ("field: reason; ...")."""
+    def parse(self, line: int, row: list[str]) -> _Row | Rejection:
+        """A validated row, or why it is rejected."""
         errors: dict[str, list[str]] = {}
         data: dict[str, Any] = {}
         custom: dict[str, Any] = {}
@@ -236,8 +263,10 @@ class _RowReader:
                 errors.setdefault(name, []).extend(reasons)
         events = self._history(history, errors)
         if errors:
-            return "; ".join(f"{name}: {' '.join(reasons)}" for name, reasons in errors.items())
-        return _Row(line=line, key=email_key(validated["email"]), data=validated, events=events)
+            return self.rejection(line, row, errors)
+        return _Row(
+            line=line, key=email_key(validated["email"]), data=validated, events=events, cells=row
+        )
 
     def _history(
         self, history: dict[str, str], errors: dict[str, list[str]]

@@ -23,7 +23,7 @@ from ..services import (
     transition_problem,
 )
 from .mapping import ImportFailed, ImportMapping
-from .reading import _records, _Row, _RowReader, csv_check
+from .reading import Rejection, _records, _Row, _RowReader, csv_check
 
 CHUNK_SIZE = 500
 MAX_ERRORS = 1000
@@ -34,10 +34,11 @@ MAX_ERRORS = 1000
 
 def _plan_history(
     lead: Lead, events: list[tuple[str, str, dt.datetime, str]], present: set
-) -> tuple[list[tuple[str, str, dt.datetime, str]], str]:
-    """The events still to record, checked with the rules lead_transition applies."""
+) -> tuple[list[tuple[str, str, dt.datetime, str]], dict[str, list[str]]]:
+    """The events still to record, checked with the rules lead_transition applies, or the
+    step that breaks them ({mapping field: reasons})."""
     if not events:
-        return [], ""
+        return [], {}
     probe = Lead(stage=lead.stage, stage_changed_at=lead.stage_changed_at)
     plan = []
     for name, stage, at, reason in events:
@@ -45,10 +46,10 @@ def _plan_history(
             continue
         problem = transition_problem(lead=probe, to_stage=stage, at=at)
         if problem is not None:
-            return [], f"{name}: {' '.join(problem.messages)}"
+            return [], {name: list(problem.messages)}
         plan.append((name, stage, at, reason))
         probe.stage, probe.stage_changed_at = stage, at
-    return plan, ""
+    return plan, {}
 
 
 def _update_rows(leads: list[Lead], fields: list[str]) -> None:
@@ -80,11 +81,11 @@ def _update_rows(leads: list[Lead], fields: list[str]) -> None:
 class _ChunkResult:
     created: int = 0
     updated: int = 0
-    rejections: list[tuple[int, str]] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
 
 
 def _write_chunk(
-    rows: list[_Row], update_fields: list[str], context: Mapping[str, Any]
+    rows: list[_Row], update_fields: list[str], context: Mapping[str, Any], reader: _RowReader
 ) -> _ChunkResult:
     result = _ChunkResult()
     now = timezone.now()
@@ -112,7 +113,7 @@ def _write_chunk(
                 lead = Lead(email=row.data["email"])
             plan, reason = _plan_history(lead, row.events, present[lead.pk] if lead.pk else set())
             if reason:
-                result.rejections.append((row.line, reason))
+                result.rejections.append(reader.rejection(row.line, row.cells, reason))
                 continue
             lead_apply(lead=lead, data=row.data, now=now)
             leads[row.key] = touched[row.key] = lead
@@ -148,13 +149,21 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     rejected: int = 0
-    # The first MAX_ERRORS rejections: {"line": 7, "reason": "email: Enter a valid ..."}.
+    # The first MAX_ERRORS rejections: {"line": 7, "column": "E-mail",
+    # "reason": "email: Enter a valid ..."}; every one goes to import_csv's `rejections`.
     errors: list[dict[str, Any]] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)
 
-    def reject(self, line: int, reason: str) -> None:
+    def reject(self, rejection: Rejection) -> None:
         self.rejected += 1
         if len(self.errors) < MAX_ERRORS:
-            self.errors.append({"line": line, "reason": reason})
+            self.errors.append(
+                {
+                    "line": rejection.line,
+                    "column": ", ".join(c for c in rejection.columns if c),
+                    "reason": rejection.reason,
+                }
+            )
 
 
 def import_csv(
@@ -164,15 +173,17 @@ def import_csv(
     progress: Callable[[ImportReport], None] | None = None,
     chunk_size: int = CHUNK_SIZE,
     context: Mapping[str, Any] | None = None,
+    rejections: Callable[[list[Rejection]], None] | None = None,
 ) -> ImportReport:
     """Import a CSV file; `open_file` opens it in binary mode (it is read twice).
 
     Raises ImportFailed (nothing written) when the file or mapping is unusable. `progress`
-    is called after pass 1 and after every chunk.
+    is called after pass 1 and after every chunk; `rejections` with each chunk's rejected
+    rows (line order) before `progress`, so a store of them is never behind the counts.
     """
     with open_file() as binary:
         header, total = csv_check(binary, mapping)
-    report = ImportReport(total_rows=total)
+    report = ImportReport(total_rows=total, header=list(header))
     if progress:
         progress(report)
     reader = _RowReader(mapping, header)
@@ -183,7 +194,7 @@ def import_csv(
         next(records)  # the header
         while chunk := list(islice(records, chunk_size)):
             rows: list[_Row] = []
-            rejections: list[tuple[int, str]] = []
+            rejected: list[Rejection] = []
             for line, cells in chunk:
                 if len(cells) != len(header):  # the file changed since pass 1
                     raise ImportFailed(
@@ -191,22 +202,25 @@ def import_csv(
                         % {"line": line, "n": len(cells), "width": len(header)}
                     )
                 parsed = reader.parse(line, cells)
-                if isinstance(parsed, str):
-                    rejections.append((line, parsed))
+                if isinstance(parsed, Rejection):
+                    rejected.append(parsed)
                 else:
                     rows.append(parsed)
             if rows:
                 try:
-                    result = _write_chunk(rows, update_fields, context)
+                    result = _write_chunk(rows, update_fields, context, reader)
                 except IntegrityError:
                     # Someone else created one of these e-mails meanwhile; the chunk rolled
                     # back whole, and a second pass finds their rows and updates them.
-                    result = _write_chunk(rows, update_fields, context)
+                    result = _write_chunk(rows, update_fields, context, reader)
                 report.created += result.created
                 report.updated += result.updated
-                rejections += result.rejections
-            for line, reason in sorted(rejections):
-                report.reject(line, reason)
+                rejected += result.rejections
+            rejected.sort(key=lambda r: r.line)
+            for rejection in rejected:
+                report.reject(rejection)
+            if rejections and rejected:
+                rejections(rejected)
             report.processed_rows += len(chunk)
             if progress:
                 progress(report)
