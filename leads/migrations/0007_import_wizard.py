@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0005_import_problems'),
+        ('leads', '0006_score_stale_since'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
