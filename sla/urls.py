@@ -14,6 +14,7 @@ urlpatterns = [
         "draft/closed-days/<int:day_id>/delete/", views.closed_day_delete, name="closed_day_delete"
     ),
     path("queue/", views.queue, name="queue"),
+    path("queue/live/", views.queue_live, name="queue_live"),
     path("rejections/", views.rejections, name="rejections"),
     path("leads/<int:lead_id>/accept/", views.lead_accept, name="lead_accept"),
     path("leads/<int:lead_id>/reject/", views.lead_reject, name="lead_reject"),
