@@ -283,3 +283,12 @@ def sla_change_history(*, limit: int = 50) -> list[dict[str, Any]]:
         )
     out.sort(key=lambda row: row["at"], reverse=True)
     return out[:limit]
+
+
+def mql_commitment() -> int | None:
+    """Marketing's monthly MQL commitment in the agreement in force (scoring's tuning reads
+    it through settings.SCORING_MQL_COMMITMENT)."""
+    live = (
+        SlaVersion.objects.filter(status=SlaVersion.Status.PUBLISHED).order_by("-number").first()
+    )
+    return live.min_mqls_per_month if live else None
