@@ -15,7 +15,9 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Lead, StageEvent
+from core.db import analyze
+
+from ..models import Company, Lead, StageEvent
 from ..services import (
     lead_apply,
     lead_transition,
@@ -166,6 +168,10 @@ class ImportReport:
             )
 
 
+# An import that wrote at least this many leads refreshes the planner's statistics.
+ANALYZE_AFTER_ROWS = 1000
+
+
 def import_csv(
     *,
     open_file: Callable[[], AbstractContextManager[IO[bytes]]],
@@ -174,6 +180,7 @@ def import_csv(
     chunk_size: int = CHUNK_SIZE,
     context: Mapping[str, Any] | None = None,
     rejections: Callable[[list[Rejection]], None] | None = None,
+    encoding: str = "utf-8",
 ) -> ImportReport:
     """Import a CSV file; `open_file` opens it in binary mode (it is read twice).
 
@@ -182,7 +189,7 @@ def import_csv(
     rows (line order) before `progress`, so a store of them is never behind the counts.
     """
     with open_file() as binary:
-        header, total = csv_check(binary, mapping)
+        header, total = csv_check(binary, mapping, encoding)
     report = ImportReport(total_rows=total, header=list(header))
     if progress:
         progress(report)
@@ -190,7 +197,7 @@ def import_csv(
     update_fields = mapping.lead_update_fields()
     context = dict(context or {})
     with open_file() as binary:
-        records = _records(binary)
+        records = _records(binary, encoding)
         next(records)  # the header
         while chunk := list(islice(records, chunk_size)):
             rows: list[_Row] = []
@@ -224,4 +231,8 @@ def import_csv(
             report.processed_rows += len(chunk)
             if progress:
                 progress(report)
+    if report.created + report.updated >= ANALYZE_AFTER_ROWS:
+        # A large load: refresh the planner's statistics now rather than when autovacuum
+        # notices, so the rescore that follows is planned for the real table sizes.
+        analyze(Lead, Company, StageEvent)
     return report
