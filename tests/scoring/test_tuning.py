@@ -208,7 +208,7 @@ def test_marketing_moves_two_suggestions_into_the_draft_with_their_evidence(plan
     for item in chosen:
         rule = draft.rules.get(name=item["rule"])
         assert rule.points == item["suggested"]
-        record = Rule.history.filter(id=rule.pk).latest("history_date")
+        record = Rule.history.filter(id=rule.pk).order_by("-history_id").first()
         assert record.history_change_reason.startswith(f"Tuning suggestion {item['number']}")
     comment = draft.comments.get()
     assert comment.author == alice and "backtest" in comment.text and "fired for" in comment.text
