@@ -26,6 +26,7 @@ from .mapping import (
     REASON_FIELD,
     ImportFailed,
     ImportMapping,
+    Problem,
     _quote,
     mapping_check_header,
 )
@@ -132,6 +133,8 @@ class _Row:
     data: dict[str, Any]
     # (mapping field, stage, at, reason) in lifecycle order.
     events: list[tuple[str, str, dt.datetime, str]]
+    # History steps left out (bad dates, a rejection without its reason); the row stays.
+    problems: list[Problem]
 
 
 def _convert(raw: str, kind: str) -> Any:
@@ -195,8 +198,9 @@ class _RowReader:
         value = row[index].strip()
         return "" if value in placeholders else value
 
-    def parse(self, line: int, row: list[str]) -> _Row | str:
-        """A validated row, or the reason it is rejected ("field: reason; ...")."""
+    def parse(self, line: int, row: list[str]) -> _Row | list[Problem]:
+        """A validated row (with the history steps it leaves out), or the problems that
+        reject it: a wrong lead field rejects the row, a wrong history step only the step."""
         errors: dict[str, list[str]] = {}
         data: dict[str, Any] = {}
         custom: dict[str, Any] = {}
@@ -234,14 +238,29 @@ class _RowReader:
         except serializers.ValidationError as exc:
             for name, reasons in flatten_errors(exc.detail).items():
                 errors.setdefault(name, []).extend(reasons)
-        events = self._history(history, errors)
         if errors:
-            return "; ".join(f"{name}: {' '.join(reasons)}" for name, reasons in errors.items())
-        return _Row(line=line, key=validated["email"].lower(), data=validated, events=events)
+            return [
+                Problem(line=line, field=name, message=" ".join(reasons), row_rejected=True)
+                for name, reasons in errors.items()
+            ]
+        step_errors: dict[str, list[str]] = {}
+        events = self._history(history, step_errors)
+        return _Row(
+            line=line,
+            key=validated["email"].lower(),
+            data=validated,
+            events=events,
+            problems=[
+                Problem(line=line, field=name, message=" ".join(reasons), row_rejected=False)
+                for name, reasons in step_errors.items()
+            ],
+        )
 
     def _history(
         self, history: dict[str, str], errors: dict[str, list[str]]
     ) -> list[tuple[str, str, dt.datetime, str]]:
+        """The row's history events; a step that cannot be read is left out, its reason in
+        `errors` under its field."""
         reason = ""
         if REASON_FIELD in history:
             reason = _reason_codes().get(history[REASON_FIELD].lower(), "")
@@ -255,8 +274,10 @@ class _RowReader:
                 ]
             elif "rejected_at" not in history:
                 errors[REASON_FIELD] = [_("A rejection reason needs a rejected_at time.")]
-        if "rejected_at" in history and REASON_FIELD not in history:
+        if "rejected_at" in history and not reason:
+            # The reason is what a rejection tells marketing: none, no rejection.
             errors["rejected_at"] = [_("A rejection needs a rejection_reason.")]
+            del history["rejected_at"]
         now = timezone.now()
         events = []
         for name, (stage, step) in HISTORY_FIELDS.items():

@@ -22,7 +22,7 @@ from ..services import (
     notify_lead_changed,
     transition_problem,
 )
-from .mapping import ImportFailed, ImportMapping
+from .mapping import ImportFailed, ImportMapping, Problem
 from .reading import _records, _Row, _RowReader, csv_check
 
 CHUNK_SIZE = 500
@@ -33,22 +33,31 @@ MAX_ERRORS = 1000
 
 
 def _plan_history(
-    lead: Lead, events: list[tuple[str, str, dt.datetime, str]], present: set
-) -> tuple[list[tuple[str, str, dt.datetime, str]], str]:
-    """The events still to record, checked with the rules lead_transition applies."""
-    if not events:
-        return [], ""
+    lead: Lead, row: _Row, present: set
+) -> tuple[list[tuple[str, str, dt.datetime, str]], list[Problem]]:
+    """The events still to record, checked with the rules lead_transition applies to
+    history; a step they refuse is left out and reported, the others are kept."""
+    if not row.events:
+        return [], []
     probe = Lead(stage=lead.stage, stage_changed_at=lead.stage_changed_at)
-    plan = []
-    for name, stage, at, reason in events:
+    plan, problems = [], []
+    for name, stage, at, reason in row.events:
         if (stage, at) in present:
             continue
-        problem = transition_problem(lead=probe, to_stage=stage, at=at)
+        problem = transition_problem(lead=probe, to_stage=stage, at=at, history=True)
         if problem is not None:
-            return [], f"{name}: {' '.join(problem.messages)}"
+            problems.append(
+                Problem(
+                    line=row.line,
+                    field=name,
+                    message=" ".join(problem.messages),
+                    row_rejected=False,
+                )
+            )
+            continue
         plan.append((name, stage, at, reason))
         probe.stage, probe.stage_changed_at = stage, at
-    return plan, ""
+    return plan, problems
 
 
 def _update_rows(leads: list[Lead], fields: list[str]) -> None:
@@ -80,7 +89,7 @@ def _update_rows(leads: list[Lead], fields: list[str]) -> None:
 class _ChunkResult:
     created: int = 0
     updated: int = 0
-    rejections: list[tuple[int, str]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
 
 def _write_chunk(
@@ -110,10 +119,8 @@ def _write_chunk(
             created = lead is None
             if lead is None:
                 lead = Lead(email=row.data["email"])
-            plan, reason = _plan_history(lead, row.events, present[lead.pk] if lead.pk else set())
-            if reason:
-                result.rejections.append((row.line, reason))
-                continue
+            plan, problems = _plan_history(lead, row, present[lead.pk] if lead.pk else set())
+            result.problems += row.problems + problems
             lead_apply(lead=lead, data=row.data, now=now)
             leads[row.key] = touched[row.key] = lead
             if plan:
@@ -127,6 +134,7 @@ def _write_chunk(
                         reason=why,
                         origin=StageEvent.Origin.IMPORT,
                         context={**context, "line": row.line},
+                        history=True,
                     )
                     present[lead.pk].add((stage, at))
             if created:
@@ -141,20 +149,33 @@ def _write_chunk(
     return result
 
 
+def problem_record(problem: Problem, mapping: ImportMapping) -> dict[str, Any]:
+    """A problem as stored and written: {"line": 7, "column": "Won date", "field": "sql_at",
+    "message": "...", "reason": "sql_at: ...", "row_rejected": false}."""
+    return {
+        "line": problem.line,
+        "column": mapping.column_for(problem.field),
+        "field": problem.field,
+        "message": problem.message,
+        "reason": problem.reason,
+        "row_rejected": problem.row_rejected,
+    }
+
+
 @dataclass
 class ImportReport:
     total_rows: int = 0
     processed_rows: int = 0
     created: int = 0
     updated: int = 0
+    # Rows left out whole (a lead field is wrong).
     rejected: int = 0
-    # The first MAX_ERRORS rejections: {"line": 7, "reason": "email: Enter a valid ..."}.
+    # Problems of any kind, and those in the history of rows that were imported (each
+    # leaves a step out, or a cell unused); the row's lead and other steps are imported.
+    problems: int = 0
+    history_problems: int = 0
+    # The first MAX_ERRORS problems (problem_record); the import's `on_problem` gets all.
     errors: list[dict[str, Any]] = field(default_factory=list)
-
-    def reject(self, line: int, reason: str) -> None:
-        self.rejected += 1
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append({"line": line, "reason": reason})
 
 
 def import_csv(
@@ -164,11 +185,14 @@ def import_csv(
     progress: Callable[[ImportReport], None] | None = None,
     chunk_size: int = CHUNK_SIZE,
     context: Mapping[str, Any] | None = None,
+    on_problem: Callable[[dict[str, Any]], None] | None = None,
 ) -> ImportReport:
     """Import a CSV file; `open_file` opens it in binary mode (it is read twice).
 
     Raises ImportFailed (nothing written) when the file or mapping is unusable. `progress`
-    is called after pass 1 and after every chunk.
+    is called after pass 1 and after every chunk; `on_problem` with every problem
+    (problem_record), in line order within each chunk, where the report keeps the first
+    MAX_ERRORS.
     """
     with open_file() as binary:
         header, total = csv_check(binary, mapping)
@@ -183,7 +207,7 @@ def import_csv(
         next(records)  # the header
         while chunk := list(islice(records, chunk_size)):
             rows: list[_Row] = []
-            rejections: list[tuple[int, str]] = []
+            problems: list[Problem] = []
             for line, cells in chunk:
                 if len(cells) != len(header):  # the file changed since pass 1
                     raise ImportFailed(
@@ -191,8 +215,9 @@ def import_csv(
                         % {"line": line, "n": len(cells), "width": len(header)}
                     )
                 parsed = reader.parse(line, cells)
-                if isinstance(parsed, str):
-                    rejections.append((line, parsed))
+                if isinstance(parsed, list):
+                    problems += parsed
+                    report.rejected += 1
                 else:
                     rows.append(parsed)
             if rows:
@@ -204,9 +229,16 @@ def import_csv(
                     result = _write_chunk(rows, update_fields, context)
                 report.created += result.created
                 report.updated += result.updated
-                rejections += result.rejections
-            for line, reason in sorted(rejections):
-                report.reject(line, reason)
+                problems += result.problems
+            for problem in sorted(problems, key=lambda p: p.line):
+                record = problem_record(problem, mapping)
+                report.problems += 1
+                if not problem.row_rejected:
+                    report.history_problems += 1
+                if len(report.errors) < MAX_ERRORS:
+                    report.errors.append(record)
+                if on_problem is not None:
+                    on_problem(record)
             report.processed_rows += len(chunk)
             if progress:
                 progress(report)

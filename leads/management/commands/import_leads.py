@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -34,23 +37,58 @@ class Command(BaseCommand):
             + ", ".join(shipped_mappings()),
         )
         parser.add_argument("--chunk-size", type=int, default=500, help="Rows per transaction.")
+        parser.add_argument(
+            "--errors",
+            metavar="FILE",
+            help="Write every problem (line, column, field, problem, outcome) to this CSV file.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["file"])
         if not path.is_file():
             raise CommandError(_("%(path)s: no such file.") % {"path": path})
-        try:
-            mapping = mapping_load(self._mapping_source(options["mapping"]))
-            report = import_csv(
-                open_file=lambda: path.open("rb"),
-                mapping=mapping,
-                progress=self._progress,
-                chunk_size=max(1, options["chunk_size"]),
-                context={"import_file": path.name},
+        errors_path = Path(options["errors"]) if options.get("errors") else None
+        if errors_path is not None and not errors_path.parent.is_dir():
+            raise CommandError(
+                _("--errors: the folder %(path)s does not exist.") % {"path": errors_path.parent}
             )
-        except ImportFailed as exc:
-            raise CommandError(f"{path}: {exc.message}") from None
-        self._report(report)
+        with ExitStack() as stack:
+            on_problem = None
+            if errors_path is not None:
+                on_problem = self._problem_writer(
+                    stack.enter_context(errors_path.open("w", encoding="utf-8", newline=""))
+                )
+            try:
+                mapping = mapping_load(self._mapping_source(options["mapping"]))
+                report = import_csv(
+                    open_file=lambda: path.open("rb"),
+                    mapping=mapping,
+                    progress=self._progress,
+                    chunk_size=max(1, options["chunk_size"]),
+                    context={"import_file": path.name},
+                    on_problem=on_problem,
+                )
+            except ImportFailed as exc:
+                raise CommandError(f"{path}: {exc.message}") from None
+        self._report(report, errors_path)
+
+    def _problem_writer(self, file: Any) -> Callable[[dict[str, Any]], None]:
+        writer = csv.writer(file)
+        writer.writerow(["line", "column", "field", "problem", "outcome"])
+        row_rejected, step_left_out = _("row not imported"), _("lead imported without this cell")
+
+        def write(record: dict[str, Any]) -> None:
+            writer.writerow(
+                [
+                    record["line"],
+                    record["column"],
+                    record["field"],
+                    record["message"],
+                    row_rejected if record["row_rejected"] else step_left_out,
+                ]
+            )
+
+        return write
 
     def _mapping_source(self, value: str) -> Any:
         mapping_path = Path(value)
@@ -69,7 +107,7 @@ class Command(BaseCommand):
             % {"done": report.processed_rows, "total": report.total_rows}
         )
 
-    def _report(self, report: ImportReport) -> None:
+    def _report(self, report: ImportReport, errors_path: Path | None) -> None:
         self.stdout.write(
             _(
                 "Rows: %(total)d. Created: %(created)d, updated: %(updated)d, "
@@ -82,9 +120,33 @@ class Command(BaseCommand):
                 "rejected": report.rejected,
             }
         )
-        for error in report.errors[:REPORT_ERRORS]:
+        if report.history_problems:
             self.stdout.write(
-                _("Line %(line)d: %(reason)s") % {"line": error["line"], "reason": error["reason"]}
+                _(
+                    "History problems: %(n)d (those leads were imported with their other "
+                    "steps; each problem's step or cell was left out)."
+                )
+                % {"n": report.history_problems}
             )
-        if report.rejected > REPORT_ERRORS:
-            self.stdout.write(_("… and %(n)d more.") % {"n": report.rejected - REPORT_ERRORS})
+        for error in report.errors[:REPORT_ERRORS]:
+            if error["column"]:
+                line = _("Line %(line)d, column %(column)s: %(reason)s") % {
+                    "line": error["line"],
+                    "column": json.dumps(error["column"], ensure_ascii=False),
+                    "reason": error["reason"],
+                }
+            else:
+                line = _("Line %(line)d: %(reason)s") % {
+                    "line": error["line"],
+                    "reason": error["reason"],
+                }
+            self.stdout.write(line)
+        if report.problems > REPORT_ERRORS:
+            self.stdout.write(_("… and %(n)d more.") % {"n": report.problems - REPORT_ERRORS})
+        if errors_path is not None:
+            self.stdout.write(
+                _("Every problem (%(n)d) is in %(path)s.")
+                % {"n": report.problems, "path": errors_path}
+            )
+        elif report.problems > REPORT_ERRORS:
+            self.stdout.write(_("--errors FILE writes them all."))
