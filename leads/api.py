@@ -7,13 +7,14 @@ serializer. Every error is `{"errors": {"field": ["reason"]}}` (see `core.api`).
 
 from __future__ import annotations
 
-import math
 from typing import Any, cast
 
+import django_filters
 from django.db import IntegrityError
 from django.urls import path
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import BasePagination
@@ -36,7 +37,8 @@ from core.api import (
 from core.validation import MAX_ID, StrictSerializer
 
 from . import selectors, services
-from .models import Activity, Company, Lead, Stage, StageEvent
+from .filters import LeadFilter
+from .models import Activity, Company, Lead, StageEvent
 from .validation import ActivityInput, LeadInput
 
 LEAD_WRITE_PERMS = ("leads.add_lead", "leads.change_lead")
@@ -52,6 +54,29 @@ class LeadItems(BatchItems):
 @extend_schema_field(ActivityInput(many=True))
 class ActivityItems(BatchItems):
     max_setting = "API_ACTIVITY_BATCH_MAX"
+
+
+def filter_parameters(filterset: type[django_filters.FilterSet]) -> list[OpenApiParameter]:
+    """A FilterSet's query parameters, for the schema (the view validates with the FilterSet)."""
+    types = {
+        django_filters.NumberFilter: OpenApiTypes.NUMBER,
+        django_filters.DateFilter: OpenApiTypes.DATE,
+        django_filters.IsoDateTimeFilter: OpenApiTypes.DATETIME,
+    }
+    params = []
+    for name, spec in filterset.base_filters.items():
+        kind = next((t for cls, t in types.items() if isinstance(spec, cls)), OpenApiTypes.STR)
+        choices = spec.extra.get("choices")
+        params.append(
+            OpenApiParameter(
+                name,
+                kind,
+                OpenApiParameter.QUERY,
+                description=str(spec.extra.get("help_text") or spec.label or ""),
+                enum=[c[0] for c in choices] if isinstance(choices, list | tuple) else None,
+            )
+        )
+    return params
 
 
 # Output shapes reused by several views --------------------------------------------------
@@ -128,34 +153,6 @@ class LeadCollectionApi(ApiView):
     # api_settings imports the class its setting names; the stubs type it as that string.
     pagination_class = cast(type[BasePagination], api_settings.DEFAULT_PAGINATION_CLASS)
 
-    class FilterSerializer(serializers.Serializer):
-        stage = serializers.ChoiceField(choices=Stage.choices, required=False, allow_blank=True)
-        # A declared field (the metaclass takes it off the class), not Field.source.
-        source = serializers.CharField(  # type: ignore[assignment]
-            required=False, allow_blank=True, max_length=100
-        )
-        owner = serializers.IntegerField(
-            required=False, min_value=1, max_value=MAX_ID, help_text="The owner's user id."
-        )
-        q = serializers.CharField(
-            required=False,
-            allow_blank=True,
-            max_length=200,
-            help_text="Text in the e-mail, the name or the company name.",
-        )
-        min_score = serializers.FloatField(required=False, help_text="Lowest total score.")
-        updated_since = serializers.DateTimeField(
-            required=False, help_text="ISO 8601 date-time; leads updated at or after it."
-        )
-
-        class Meta:
-            ref_name = "LeadFilter"
-
-        def validate_min_score(self, value: float) -> float:
-            if not math.isfinite(value):
-                raise ValidationError(_("A finite number is required."))
-            return value
-
     InputSerializer = LeadInput
 
     class OutputSerializer(LeadOutputBase):
@@ -166,14 +163,17 @@ class LeadCollectionApi(ApiView):
         operation_id="leads_list",
         tags=["leads"],
         summary="List leads",
-        description="The leads the caller may see (a sales rep: their own), newest first. "
-        "Deleted leads are left out.",
-        parameters=[FilterSerializer],
+        description="The leads the caller may see (a sales rep: their own), newest first "
+        "unless `ordering` says otherwise. Deleted leads are left out. The filters are the lead "
+        "list page's: the page's query string works here unchanged.",
+        parameters=filter_parameters(LeadFilter),
         responses={200: OutputSerializer(many=True), **READ_ERRORS},
     )
     def get(self, request: Request) -> Response:
-        filters = validated(self.FilterSerializer, request.query_params)
-        leads = selectors.lead_list(user=request.user, filters=filters)
+        filterset = selectors.lead_list(user=request.user, params=request.query_params)
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        leads = filterset.qs
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(leads, request, view=self)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)

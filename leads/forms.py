@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
 
 from . import importing
-from .models import Profile, Stage
+from .models import Profile
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -31,14 +31,6 @@ class PreferencesForm(forms.ModelForm):
     class Meta:
         model = Profile
         fields = ["language", "time_zone"]
-
-
-class LeadFilterForm(forms.Form):
-    q = forms.CharField(label=_("Search"), required=False)
-    stage = forms.ChoiceField(
-        label=_("Stage"), choices=[("", _("All stages"))] + Stage.choices, required=False
-    )
-    source = forms.CharField(label=_("Source"), required=False)
 
 
 class ImportForm(forms.Form):

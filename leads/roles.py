@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.utils.translation import gettext_lazy as _
 
@@ -51,6 +54,9 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     },
     SALES_REP: {
         "leads.view_lead",
+        # Reps read the live rule set (why a lead scored); drafts are the managers'.
+        "scoring.view_rulesetversion",
+        "scoring.view_rule",
         "leads.view_activity",
         "leads.view_stageevent",
         "leads.accept_lead",
@@ -122,3 +128,33 @@ def user_roles(user) -> list[str]:
     if not user.is_authenticated:
         return []
     return [g.name for g in user.groups.all()]
+
+
+def team_reps(user: Any) -> Any:
+    """The reps a manager can hand leads to: their team's, or every rep without a team."""
+    reps = (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=SALES_REP)
+        .select_related("profile")
+    )
+    team_id = getattr(getattr(user, "profile", None), "team_id", None)
+    if team_id is not None:
+        reps = reps.filter(profile__team_id=team_id)
+    return reps.order_by("first_name", "last_name", "username")
+
+
+def may_bulk_reassign(user: Any) -> bool:
+    """Sales managers hand several leads to a rep at once from the lead list."""
+    return bool(user.is_active and user.has_perm("leads.reassign_lead"))
+
+
+def may_bulk_recycle(user: Any) -> bool:
+    """Managers send several leads back to nurture at once: a sales manager their team's
+    accepted or rejected leads, marketing the leads sales rejected."""
+    return bool(
+        user.is_active
+        and (
+            user.has_perm("leads.reassign_lead")
+            or (user.has_perm("leads.view_all_leads") and user.has_perm("leads.change_lead"))
+        )
+    )

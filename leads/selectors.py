@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.db.models import Q, QuerySet
 
+from .filters import LeadFilter
 from .models import Lead
 
 
@@ -21,30 +25,18 @@ def lead_visible_q(user) -> Q:
     return visible
 
 
-def lead_list(*, user, filters: dict | None = None) -> QuerySet[Lead]:
-    filters = filters or {}
-    qs = Lead.objects.filter(lead_visible_q(user), deleted_at__isnull=True).select_related(
+def leads_visible(*, user) -> QuerySet[Lead]:
+    return Lead.objects.filter(lead_visible_q(user), deleted_at__isnull=True).select_related(
         "company", "owner"
     )
-    if filters.get("stage"):
-        qs = qs.filter(stage=filters["stage"])
-    if filters.get("source"):
-        qs = qs.filter(source=filters["source"])
-    if filters.get("owner"):
-        qs = qs.filter(owner_id=filters["owner"])
-    if filters.get("q"):
-        term = filters["q"].strip()
-        qs = qs.filter(
-            Q(email__icontains=term)
-            | Q(first_name__icontains=term)
-            | Q(last_name__icontains=term)
-            | Q(company__name__icontains=term)
-        )
-    if filters.get("min_score") is not None:
-        qs = qs.filter(total_score__gte=filters["min_score"])
-    if filters.get("updated_since"):
-        qs = qs.filter(updated_at__gte=filters["updated_since"])
-    return qs
+
+
+def lead_list(*, user, params: Mapping[str, Any] | None = None) -> LeadFilter:
+    """The leads a user may see, filtered and sorted by `params` (the page's query string or
+    the API's). Check `is_valid()` before reading `.qs`; `.errors` name the parameters."""
+    return LeadFilter(
+        params or {}, queryset=leads_visible(user=user).order_by("-created_at", "-id")
+    )
 
 
 def lead_get_for_user(*, user, lead_id: int) -> Lead | None:

@@ -5,6 +5,7 @@ from . import views
 app_name = "leads"
 urlpatterns = [
     path("", views.lead_list, name="list"),
+    path("export.csv", views.lead_export, name="export"),
     path("<int:lead_id>/", views.lead_detail, name="detail"),
     path("import/", views.import_start, name="import"),
     path("import/<int:job_id>/", views.import_detail, name="import_detail"),

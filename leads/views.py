@@ -1,20 +1,27 @@
+import csv
+import datetime as dt
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
-from . import importing, selectors
-from .forms import ImportForm, LeadFilterForm, PreferencesForm
-from .models import ImportJob, Lead, Profile
+from . import importing, roles, selectors
+from .filters import LeadFilter, LeadOrderingFilter, owner_choices, value_choices
+from .forms import ImportForm, PreferencesForm
+from .models import ImportJob, Lead, Profile, Stage
 
 
 @functools.cache
@@ -34,13 +41,159 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("leads:list")
 
 
+LIST_PAGE_SIZE = 50
+# The page's columns: (sort parameter or "", heading). The API takes the same parameters.
+LIST_COLUMNS = [
+    ("name", _lazy("Name")),
+    ("company", _lazy("Company")),
+    ("stage", _lazy("Stage")),
+    ("score", _lazy("Score")),
+    ("source", _lazy("Source")),
+    ("owner", _lazy("Owner")),
+    ("created", _lazy("Created")),
+]
+PAGE_DEFAULT_ORDERING = "-score"
+
+
+def _filtered_leads(request: HttpRequest) -> tuple[LeadFilter, QuerySet[Lead]]:
+    filterset = selectors.lead_list(user=request.user, params=request.GET)
+    if not filterset.is_valid():
+        return filterset, Lead.objects.none()
+    leads = filterset.qs
+    if not filterset.form.cleaned_data.get("ordering"):
+        leads = LeadOrderingFilter().filter(leads, [PAGE_DEFAULT_ORDERING])
+    return filterset, leads
+
+
+def _sort_headers(request: HttpRequest, current: str) -> list[dict[str, Any]]:
+    headers = []
+    for param, label in LIST_COLUMNS:
+        query = request.GET.copy()
+        query.pop("page", None)
+        active = current.lstrip("-") == param
+        descending = current.startswith("-")
+        # A first click sorts text A→Z and numbers and dates highest first.
+        first = f"-{param}" if param in ("score", "created") else param
+        if active:
+            query["ordering"] = param if descending else f"-{param}"
+        else:
+            query["ordering"] = first
+        headers.append(
+            {
+                "label": label,
+                "param": param,
+                "url": "?" + query.urlencode(),
+                "sort": ("descending" if descending else "ascending") if active else "",
+                "numeric": param == "score",
+            }
+        )
+    return headers
+
+
 @login_required
 def lead_list(request: HttpRequest) -> HttpResponse:
-    form = LeadFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
-    leads = selectors.lead_list(user=request.user, filters=filters).order_by("-total_score", "-id")
-    page = Paginator(leads, 50).get_page(request.GET.get("page"))
-    return render(request, "leads/lead_list.html", {"form": form, "page": page})
+    filterset, leads = _filtered_leads(request)
+    form = filterset.form
+    visible = selectors.leads_visible(user=request.user)
+    # Choices from the values present, so nobody guesses how a source is spelled.
+    form.fields["source"].widget = forms.Select(
+        choices=value_choices(leads=visible, field="source", empty=_("All sources"))
+    )
+    form.fields["industry"].widget = forms.Select(
+        choices=value_choices(leads=visible, field="company__industry", empty=_("All industries"))
+    )
+    form.fields["owner"].widget = forms.Select(choices=owner_choices(leads=visible))
+    page = Paginator(leads, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    ordering = (form.cleaned_data.get("ordering") or [""])[0] if filterset.is_valid() else ""
+    user = request.user
+    bulk = {"reassign": roles.may_bulk_reassign(user), "recycle": roles.may_bulk_recycle(user)}
+    return render(
+        request,
+        "leads/lead_list.html",
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            # Kept across a new filter: the sort, and what the API-style URL may carry.
+            "kept_params": [
+                (k, request.GET[k]) for k in ("ordering", "updated_since") if request.GET.get(k)
+            ],
+            "headers": _sort_headers(request, ordering or PAGE_DEFAULT_ORDERING),
+            "filtered": any(v for k, v in request.GET.items() if k not in ("page", "ordering")),
+            "bulk": bulk if any(bulk.values()) else None,
+            "reps": roles.team_reps(user) if bulk["reassign"] else [],
+        },
+    )
+
+
+EXPORT_HEADER = [
+    _lazy("ID"),
+    _lazy("E-mail"),
+    _lazy("First name"),
+    _lazy("Last name"),
+    _lazy("Company"),
+    _lazy("Industry"),
+    _lazy("Stage"),
+    _lazy("Score"),
+    _lazy("Fit score"),
+    _lazy("Engagement score"),
+    _lazy("Source"),
+    _lazy("Owner"),
+    _lazy("Created"),
+    _lazy("Updated"),
+]
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@login_required
+def lead_export(request: HttpRequest) -> HttpResponseBase:
+    """The list as filtered and sorted on the page, every page of it, as CSV that Excel
+    opens (UTF-8 with a byte-order mark); times in the user's zone."""
+    filterset, leads = _filtered_leads(request)
+    if not filterset.is_valid():
+        return HttpResponse(
+            "\n".join(f"{k}: {' '.join(v)}" for k, v in filterset.errors.items()),
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    stages = dict(Stage.choices)
+    writer = csv.writer(_Echo())
+
+    def when(value: dt.datetime | None) -> str:
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+    def rows() -> Iterator[str]:
+        yield "\ufeff" + writer.writerow([str(h) for h in EXPORT_HEADER])
+        for lead in leads.iterator(chunk_size=2000):
+            yield writer.writerow(
+                [
+                    lead.pk,
+                    lead.email,
+                    lead.first_name,
+                    lead.last_name,
+                    lead.company.name if lead.company else "",
+                    lead.company.industry if lead.company else "",
+                    str(stages.get(lead.stage, lead.stage)),
+                    round(lead.total_score),
+                    lead.fit_score,
+                    round(lead.engagement_score, 1),
+                    lead.source,
+                    (lead.owner.get_full_name() or lead.owner.get_username()) if lead.owner else "",
+                    when(lead.created_at),
+                    when(lead.updated_at),
+                ]
+            )
+
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="leads-{stamp}.csv"'
+    return response
 
 
 @login_required

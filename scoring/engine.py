@@ -79,7 +79,8 @@ FREE_MAIL_DOMAINS = frozenset(
     }
 )
 
-_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ .\-]{0,99}$")
+KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ .\-]{0,99}$")
+_KEY = KEY
 ACTIVE_STAGES = (Stage.LEAD, Stage.RECYCLED)
 
 

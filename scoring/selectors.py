@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zoneinfo
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Field, Max, Min
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from leads.models import Lead, Stage, StageEvent
 
@@ -295,3 +297,72 @@ def latest_run() -> RescoreRun | None:
 
 def versions() -> list[RuleSetVersion]:
     return list(RuleSetVersion.objects.select_related("published_by").order_by("-number"))
+
+
+# --------------------------------------------------------------------------------------------
+# What the rule editor offers: fields with their types, custom attribute and property keys
+
+# Keys are read from the newest rows only: enough to offer every key in use without reading
+# tens of millions of activities for a drop-down.
+KEY_SAMPLE = 20_000
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldChoice:
+    value: str
+    label: str
+    type: str  # engine.field_type: text, number, bool or any
+
+
+def _distinct_json_keys(table: str, column: str, where: str = "", params: tuple = ()) -> list[str]:
+    """The keys of a JSON object column in the newest KEY_SAMPLE rows, in the database."""
+    if connection.vendor == "postgresql":
+        sql = (
+            f"SELECT DISTINCT k FROM (SELECT {column} AS j FROM {table} {where} "
+            f"ORDER BY id DESC LIMIT %s) s, jsonb_object_keys(CASE WHEN jsonb_typeof(s.j) = "
+            f"'object' THEN s.j ELSE '{{}}'::jsonb END) AS k ORDER BY k"
+        )
+    else:
+        sql = (
+            f"SELECT DISTINCT e.key FROM (SELECT {column} AS j FROM {table} {where} "
+            f"ORDER BY id DESC LIMIT %s) s, json_each(CASE WHEN json_type(s.j) = 'object' "
+            f"THEN s.j ELSE '{{}}' END) AS e ORDER BY e.key"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*params, KEY_SAMPLE))
+        return [row[0] for row in cursor.fetchall() if row[0] and engine.KEY.match(row[0])]
+
+
+def custom_attribute_keys() -> list[str]:
+    return _distinct_json_keys(Lead._meta.db_table, "custom")
+
+
+def activity_property_keys(activity_kind: str = "") -> list[str]:
+    from leads.models import Activity
+
+    if activity_kind:
+        return _distinct_json_keys(
+            Activity._meta.db_table, "properties", "WHERE kind = %s", (activity_kind,)
+        )
+    return _distinct_json_keys(Activity._meta.db_table, "properties")
+
+
+def field_choices() -> list[tuple[str, list[FieldChoice]]]:
+    """The fields a fit or exclusion rule can test, grouped: the lead's, the company's and
+    every custom attribute key in the data."""
+    from leads.models import Company
+
+    def label(model: Any, name: str) -> str:
+        return str(cast(Field, model._meta.get_field(name)).verbose_name)
+
+    lead = [FieldChoice(f, label(Lead, f), "text") for f in engine.LEAD_TEXT_FIELDS]
+    company = [
+        FieldChoice(f"company.{f}", label(Company, f), engine.field_type(f"company.{f}") or "")
+        for f in (*Company.TEXT_FIELDS, *Company.NUMBER_FIELDS, *Company.BOOL_FIELDS)
+    ]
+    custom = [FieldChoice(f"custom.{k}", k, "any") for k in custom_attribute_keys()]
+    return [
+        (gettext("Lead"), lead),
+        (gettext("Company"), company),
+        (gettext("Custom attributes"), custom),
+    ]

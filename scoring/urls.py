@@ -12,6 +12,12 @@ urlpatterns = [
     path("draft/preview/", views.preview, name="preview"),
     *signoff_urls(views.AGREEMENT),
     path("draft/comment/", views.draft_comment, name="draft_comment"),
+    path("draft/", views.draft_edit, name="draft_edit"),
+    path("draft/rules/new/", views.rule_add, name="rule_add"),
+    path("draft/rules/<int:rule_id>/", views.rule_edit, name="rule_edit"),
+    path("draft/rules/<int:rule_id>/delete/", views.rule_delete, name="rule_delete"),
+    path("draft/rules/<int:rule_id>/duplicate/", views.rule_duplicate, name="rule_duplicate"),
+    path("draft/rules/<int:rule_id>/move/", views.rule_move, name="rule_move"),
     path("runs/<int:run_id>/", views.run_detail, name="run"),
     path("runs/<int:run_id>/progress/", views.run_progress, name="run_progress"),
 ]

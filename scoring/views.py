@@ -4,8 +4,8 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -15,10 +15,16 @@ from django.views.decorators.http import require_POST
 from signoff.views import Agreement
 
 from . import charts, selectors, services
-from .forms import CommentForm
-from .models import Approval, DraftComment, RescoreRun, RuleSetVersion
+from .forms import CommentForm, RuleForm, SettingsForm
+from .models import Approval, DraftComment, RescoreRun, Rule, RuleSetVersion
 
 view_rules = permission_required("scoring.view_rulesetversion", raise_exception=True)
+edit_rules = permission_required("scoring.edit_draft", raise_exception=True)
+
+
+def can_see_drafts(user: Any) -> bool:
+    """Managers (who edit or sign drafts) see them; reps read what is live."""
+    return user.has_perm("scoring.edit_draft") or bool(services.approval_sides(user))
 
 
 def _draft() -> RuleSetVersion | None:
@@ -34,12 +40,15 @@ def overview(request: HttpRequest) -> HttpResponse:
         "live": live,
         "draft": draft,
         "run": selectors.latest_run(),
-        "versions": selectors.versions(),
+        "versions": [
+            v for v in selectors.versions() if not v.is_draft or can_see_drafts(request.user)
+        ],
         "comment_form": CommentForm(),
         "can_edit": request.user.has_perm("scoring.edit_draft"),
         "my_sides": services.approval_sides(request.user),
+        "sees_drafts": can_see_drafts(request.user),
     }
-    if draft is not None:
+    if draft is not None and context["sees_drafts"]:
         approvals = list(draft.approvals.select_related("user"))
         context.update(
             approvals=approvals,
@@ -60,6 +69,8 @@ def overview(request: HttpRequest) -> HttpResponse:
 @view_rules
 def version_detail(request: HttpRequest, number: int) -> HttpResponse:
     version = get_object_or_404(RuleSetVersion, number=number)
+    if version.is_draft and not can_see_drafts(request.user):
+        raise PermissionDenied
     return render(request, "scoring/version.html", {"version": version})
 
 
@@ -73,6 +84,8 @@ def compare(request: HttpRequest) -> HttpResponse:
         return redirect("scoring:overview")
     old = get_object_or_404(RuleSetVersion, number=old_number)
     new = get_object_or_404(RuleSetVersion, number=new_number)
+    if (old.is_draft or new.is_draft) and not can_see_drafts(request.user):
+        raise PermissionDenied
     return render(
         request, "scoring/compare.html", {"diff": selectors.version_diff(old=old, new=new)}
     )
@@ -81,6 +94,8 @@ def compare(request: HttpRequest) -> HttpResponse:
 @login_required
 @view_rules
 def preview(request: HttpRequest) -> HttpResponse:
+    if not can_see_drafts(request.user):
+        raise PermissionDenied
     draft = _draft()
     if draft is None:
         messages.info(request, _("There is no draft to preview."))
@@ -127,11 +142,7 @@ def draft_comment(request: HttpRequest) -> HttpResponse:
     draft = _draft()
     form = CommentForm(request.POST)
     user = request.user
-    if (
-        draft is None
-        or not user.is_authenticated
-        or not user.has_perm("scoring.view_rulesetversion")
-    ):
+    if draft is None or not user.is_authenticated or not can_see_drafts(user):
         raise PermissionDenied
     if form.is_valid():
         DraftComment.objects.create(version=draft, author=user, text=form.cleaned_data["text"])
@@ -155,3 +166,172 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 def run_progress(request: HttpRequest, run_id: int) -> JsonResponse:
     run = get_object_or_404(RescoreRun.objects.select_related("version"), pk=run_id)
     return JsonResponse(selectors.run_progress(run))
+
+
+# --------------------------------------------------------------------------------------------
+# The draft's editor: settings and rules, grouped by kind
+
+
+def _draft_or_redirect(request: HttpRequest) -> RuleSetVersion | HttpResponse:
+    draft = _draft()
+    if draft is None:
+        messages.info(request, _("There is no open draft. Start one first."))
+        return redirect("scoring:overview")
+    return draft
+
+
+def _rule_groups(draft: RuleSetVersion) -> list[dict[str, Any]]:
+    rules = list(draft.rules.order_by("position", "id"))
+    return [
+        {
+            "kind": kind,
+            "label": label,
+            "rules": [r for r in rules if r.kind == kind],
+        }
+        for kind, label in Rule.Kind.choices
+    ]
+
+
+def _say_withdrawn(request: HttpRequest, had_approvals: bool, draft: RuleSetVersion) -> None:
+    if had_approvals and not draft.approvals.exists():
+        messages.warning(request, _("The draft changed, so its approvals were withdrawn."))
+
+
+@login_required
+@edit_rules
+def draft_edit(request: HttpRequest) -> HttpResponse:
+    draft = _draft_or_redirect(request)
+    if isinstance(draft, HttpResponse):
+        return draft
+    form = SettingsForm(request.POST or None, instance=draft)
+    if request.method == "POST":
+        if form.is_valid():
+            if form.has_changed():
+                had = draft.approvals.exists()
+                data = {name: form.cleaned_data[name] for name in form.changed_data}
+                services.draft_settings_update(version=draft, data=data, user=request.user)
+                messages.success(request, _("Settings saved."))
+                _say_withdrawn(request, had, draft)
+            return redirect("scoring:draft_edit")
+        draft.refresh_from_db()
+    return render(
+        request,
+        "scoring/draft_edit.html",
+        {"draft": draft, "form": form, "groups": _rule_groups(draft)},
+    )
+
+
+def _rule_form_page(
+    request: HttpRequest, draft: RuleSetVersion, rule: Rule | None, initial: dict[str, Any]
+) -> HttpResponse:
+    groups = selectors.field_choices()
+    form = RuleForm(request.POST or None, initial=initial, field_groups=groups)
+    if request.method == "POST" and form.is_valid():
+        data = form.rule_data()
+        had = draft.approvals.exists()
+        try:
+            if rule is None:
+                last = draft.rules.filter(kind=data["kind"]).order_by("-position").first()
+                data["position"] = (last.position + 1) if last else 1
+                rule = services.rule_create(version=draft, data=data, user=request.user)
+                messages.success(request, _("Rule “%(name)s” added.") % {"name": rule.name})
+            else:
+                rule = services.rule_update(rule=rule, data=data, user=request.user)
+                messages.success(request, _("Rule “%(name)s” saved.") % {"name": rule.name})
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                form.add_service_errors(exc.message_dict)
+            else:
+                for message in exc.messages:
+                    form.add_error(None, message)
+        else:
+            _say_withdrawn(request, had, draft)
+            return redirect(reverse("scoring:draft_edit") + f"#kind-{rule.kind}")
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "scoring/rule_form.html",
+        {
+            "draft": draft,
+            "rule": rule,
+            "form": form,
+            "field_groups": groups,
+            "property_keys": selectors.activity_property_keys(),
+            "activity_kinds": Rule._meta.get_field("activity_kind").choices,
+        },
+        status=status,
+    )
+
+
+@login_required
+@edit_rules
+def rule_add(request: HttpRequest) -> HttpResponse:
+    draft = _draft_or_redirect(request)
+    if isinstance(draft, HttpResponse):
+        return draft
+    kind = request.GET.get("kind", "fit")
+    initial: dict[str, Any] = {"kind": kind if kind in Rule.Kind.values else "fit", "points": 0}
+    return _rule_form_page(request, draft, None, initial)
+
+
+def _draft_rule(request: HttpRequest, rule_id: int) -> tuple[RuleSetVersion, Rule]:
+    draft = _draft()
+    if draft is None:
+        raise Http404(_("There is no open draft."))
+    return draft, get_object_or_404(Rule, pk=rule_id, version=draft)
+
+
+@login_required
+@edit_rules
+def rule_edit(request: HttpRequest, rule_id: int) -> HttpResponse:
+    draft, rule = _draft_rule(request, rule_id)
+    return _rule_form_page(request, draft, rule, RuleForm.initial_for(rule))
+
+
+@login_required
+@edit_rules
+@require_POST
+def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
+    draft, rule = _draft_rule(request, rule_id)
+    had = draft.approvals.exists()
+    kind, name = rule.kind, rule.name
+    services.rule_delete(rule=rule, user=request.user)
+    messages.success(request, _("Rule “%(name)s” deleted.") % {"name": name})
+    _say_withdrawn(request, had, draft)
+    return redirect(reverse("scoring:draft_edit") + f"#kind-{kind}")
+
+
+@login_required
+@edit_rules
+@require_POST
+def rule_duplicate(request: HttpRequest, rule_id: int) -> HttpResponse:
+    draft, rule = _draft_rule(request, rule_id)
+    had = draft.approvals.exists()
+    data = {name: getattr(rule, name) for name in Rule.EDITABLE_FIELDS}
+    data["name"] = _("%(name)s (copy)") % {"name": rule.name}
+    last = draft.rules.filter(kind=rule.kind).order_by("-position").first()
+    data["position"] = (last.position if last else 0) + 1
+    copy = services.rule_create(version=draft, data=data, user=request.user)
+    messages.success(request, _("Rule “%(name)s” added.") % {"name": copy.name})
+    _say_withdrawn(request, had, draft)
+    return redirect("scoring:rule_edit", rule_id=copy.pk)
+
+
+@login_required
+@edit_rules
+@require_POST
+def rule_move(request: HttpRequest, rule_id: int) -> HttpResponse:
+    """Up or down within its kind; the order decides which exclusion names the reason."""
+    draft, rule = _draft_rule(request, rule_id)
+    siblings = list(draft.rules.filter(kind=rule.kind).order_by("position", "id"))
+    index = next(i for i, r in enumerate(siblings) if r.pk == rule.pk)
+    step = -1 if request.POST.get("direction") == "up" else 1
+    other = index + step
+    if 0 <= other < len(siblings):
+        siblings[index], siblings[other] = siblings[other], siblings[index]
+        had = draft.approvals.exists()
+        for position, sibling in enumerate(siblings, start=1):
+            if sibling.position != position:
+                services.rule_update(rule=sibling, data={"position": position}, user=request.user)
+        _say_withdrawn(request, had, draft)
+    return redirect(reverse("scoring:draft_edit") + f"#rule-{rule.pk}")

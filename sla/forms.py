@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.validation import MAX_ID
 from leads import roles
 from leads.models import DisqualifyReason, RecycleReason, Stage, rejection_reasons
 
@@ -96,13 +97,7 @@ class DisqualifyForm(ActionForm, NoteMixin):
 
 def team_reps(user: Any):
     """The reps a manager can hand leads to: their team's, or every rep without a team."""
-    reps = User.objects.filter(is_active=True, groups__name=roles.SALES_REP).select_related(
-        "profile"
-    )
-    team_id = getattr(getattr(user, "profile", None), "team_id", None)
-    if team_id is not None:
-        reps = reps.filter(profile__team_id=team_id)
-    return reps.order_by("first_name", "last_name", "username")
+    return roles.team_reps(user)
 
 
 class RepChoiceField(forms.ModelChoiceField):
@@ -176,4 +171,140 @@ class SlaVersionForm(forms.ModelForm):
         for field, message in services.sla_validate(candidate).items():
             message = str(message).removeprefix(f"{field}: ")
             self.add_error(field if field in self.fields else None, message)
+        return cleaned
+
+
+# The time zones most teams use, offered first; every other IANA zone follows.
+COMMON_TIME_ZONES = (
+    "Asia/Tokyo",
+    "UTC",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Asia/Seoul",
+    "Asia/Shanghai",
+    "Asia/Singapore",
+    "Asia/Kolkata",
+    "Australia/Sydney",
+)
+
+
+def time_zone_choices() -> list[tuple[str, Any]]:
+    import zoneinfo
+
+    others = sorted(
+        z for z in zoneinfo.available_timezones() if z not in COMMON_TIME_ZONES and "/" in z
+    )
+    return [
+        (str(_("Common")), [(z, z) for z in COMMON_TIME_ZONES]),
+        (str(_("All time zones")), [(z, z) for z in others]),
+    ]
+
+
+def holiday_countries() -> dict[str, dict[str, Any]]:
+    """Countries the holidays package knows: code → English name and region codes."""
+    import re
+
+    import holidays
+    from holidays import registry
+
+    names = {}
+    for entry in registry.COUNTRIES.values():
+        class_name, code = entry[0], entry[1]
+        names[code] = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", class_name)
+    supported = holidays.list_supported_countries()
+    return {
+        code: {"name": names.get(code, code), "regions": list(supported.get(code, []))}
+        for code in sorted(supported, key=lambda c: names.get(c, c))
+        if len(code) == 2 and code.isupper()
+    }
+
+
+class SlaDraftForm(SlaVersionForm):
+    """The draft's terms on the SLA page: pickers instead of codes."""
+
+    time_zone = forms.ChoiceField(label=_("time zone"), choices=time_zone_choices)
+    holiday_country = forms.ChoiceField(label=_("public holidays of"), required=False)
+
+    class Meta(SlaVersionForm.Meta):
+        widgets = {
+            "day_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "day_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        countries = holiday_countries()
+        country = cast(forms.ChoiceField, self.fields["holiday_country"])
+        country.choices = [("", _("None"))] + [
+            (code, f"{info['name']} ({code})") for code, info in countries.items()
+        ]
+        self.fields["holiday_country"].help_text = ""
+        for name in ("accept_within_hours", "first_contact_hours", "hot_score"):
+            self.fields[name].widget.attrs.update(step="any")
+        self.fields["min_acceptance_rate"].widget.attrs.update(step="any", min="0", max="100")
+
+
+class ClosedDayForm(forms.Form):
+    date = forms.DateField(label=_("date"), widget=forms.DateInput(attrs={"type": "date"}))
+    name = forms.CharField(label=_("name"), max_length=100, required=False)
+
+
+class LeadIdsField(forms.Field):
+    widget = forms.MultipleHiddenInput
+    default_error_messages = {
+        "required": _("Tick at least one lead."),
+        "invalid": _("A lead id must be a whole number."),
+    }
+
+    def to_python(self, value: Any) -> list[int]:
+        if not value:
+            return []
+        try:
+            ids = [int(v) for v in value]
+        except (TypeError, ValueError):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if any(not 1 <= i <= MAX_ID for i in ids):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return list(dict.fromkeys(ids))
+
+
+class BulkActionForm(forms.Form):
+    """Several leads of the lead list at once: reassign them or recycle them to nurture."""
+
+    MAX_LEADS = 200
+
+    action = forms.ChoiceField(
+        label=_("Action"),
+        choices=[("reassign", _("Reassign to…")), ("recycle", _("Recycle to nurture"))],
+    )
+    leads = LeadIdsField(label=_("Leads"))
+    to_user = RepChoiceField(label=_("Reassign to"), queryset=User.objects.none(), required=False)
+    reason = forms.ChoiceField(
+        label=_("Reason"), choices=[("", "—"), *RecycleReason.choices], required=False
+    )
+    note = forms.CharField(label=_("Note"), required=False, max_length=4000)
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, manager: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        to_user = cast(RepChoiceField, self.fields["to_user"])
+        to_user.queryset = team_reps(manager) if manager else User.objects.none()
+
+    def clean_leads(self) -> list[int]:
+        ids = self.cleaned_data["leads"]
+        if len(ids) > self.MAX_LEADS:
+            raise forms.ValidationError(
+                _("Choose at most %(max)d leads at a time.") % {"max": self.MAX_LEADS}
+            )
+        return ids
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("action") == "reassign" and not cleaned.get("to_user"):
+            self.add_error("to_user", _("Choose the rep to hand the leads to."))
         return cleaned

@@ -318,8 +318,19 @@ def lead_qualify(*, lead: Lead, user: Any, bant: Mapping[str, str], note: str = 
     )
 
 
+def marketing_takes_back(user: Any, lead: Lead) -> bool:
+    """Marketing may send a lead sales rejected back to nurture (sales said no already)."""
+    return (
+        lead.stage == Stage.REJECTED
+        and user.is_active
+        and user.has_perm("leads.view_all_leads")
+        and user.has_perm("leads.change_lead")
+    )
+
+
 def lead_recycle(*, lead: Lead, user: Any, reason: str = "", note: str = "") -> StageEvent:
-    _check(user, lead, "leads.qualify_lead")
+    if not marketing_takes_back(user, lead):
+        _check(user, lead, "leads.qualify_lead")
     if lead.stage not in (Stage.SAL, Stage.REJECTED):
         raise ValidationError(_("Only accepted or rejected leads can be recycled."))
     return lead_transition(
@@ -560,3 +571,58 @@ sla_missing_approvals = signoff.missing_sides
 
 def sla_publish(*, version: SlaVersion, user: Any) -> SlaVersion:
     return signoff.publish(version=version, user=user)
+
+
+# Edits of the draft: the pages (and the admin's inline rows) write through these, so every
+# edit withdraws approvals and is recorded with who made it.
+
+
+@transaction.atomic
+def sla_draft_update(*, version: SlaVersion, data: Mapping[str, Any], user: Any) -> SlaVersion:
+    """Change terms of the draft. Refuses (naming the field) what approval would refuse."""
+    import copy
+
+    if not version.is_draft:
+        raise ValidationError(_("Only a draft can be edited; published versions are read-only."))
+    unknown = set(data) - set(SlaVersion.TERMS)
+    if unknown:
+        raise ValidationError({name: _("Not a term of the SLA.") for name in sorted(unknown)})
+    candidate = copy.copy(version)
+    for name, value in data.items():
+        setattr(candidate, name, value)
+    problems = sla_validate(candidate)
+    if problems:
+        raise ValidationError(
+            {field: str(message).removeprefix(f"{field}: ") for field, message in problems.items()}
+        )
+    for name, value in data.items():
+        setattr(version, name, value)
+    version._history_user = user  # type: ignore[attr-defined]
+    version.save()
+    sla_draft_edited(version=version, user=user)
+    return version
+
+
+@transaction.atomic
+def closed_day_add(*, version: SlaVersion, date: dt.date, name: str, user: Any) -> Any:
+    from .models import ClosedDay
+
+    if not version.is_draft:
+        raise ValidationError(_("Only a draft can be edited; published versions are read-only."))
+    if version.closed_days.filter(date=date).exists():
+        raise ValidationError({"date": _("This day is already closed.")})
+    day = ClosedDay(version=version, date=date, name=name)
+    day._history_user = user  # type: ignore[attr-defined]
+    day.save()
+    sla_draft_edited(version=version, user=user)
+    return day
+
+
+@transaction.atomic
+def closed_day_delete(*, day: Any, user: Any) -> None:
+    version = day.version
+    if not version.is_draft:
+        raise ValidationError(_("Only a draft can be edited; published versions are read-only."))
+    day._history_user = user
+    day.delete()
+    sla_draft_edited(version=version, user=user)

@@ -8,6 +8,11 @@ app_name = "sla"
 urlpatterns = [
     path("", views.overview, name="overview"),
     *signoff_urls(views.AGREEMENT),
+    path("draft/", views.draft_edit, name="draft_edit"),
+    path("draft/closed-days/", views.closed_day_add, name="closed_day_add"),
+    path(
+        "draft/closed-days/<int:day_id>/delete/", views.closed_day_delete, name="closed_day_delete"
+    ),
     path("queue/", views.queue, name="queue"),
     path("rejections/", views.rejections, name="rejections"),
     path("leads/<int:lead_id>/accept/", views.lead_accept, name="lead_accept"),
@@ -17,4 +22,5 @@ urlpatterns = [
     path("leads/<int:lead_id>/recycle/", views.lead_recycle, name="lead_recycle"),
     path("leads/<int:lead_id>/disqualify/", views.lead_disqualify, name="lead_disqualify"),
     path("leads/<int:lead_id>/reassign/", views.lead_reassign, name="lead_reassign"),
+    path("leads/bulk/", views.leads_bulk, name="leads_bulk"),
 ]

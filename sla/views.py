@@ -16,9 +16,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
+from leads import roles
 from leads import selectors as lead_selectors
 from leads.models import Lead, Stage, reason_label, rejection_reasons
 from leads.services import TransitionError
@@ -401,3 +402,207 @@ AGREEMENT = Agreement(
     no_draft_to_approve=gettext_lazy("There is no draft to approve."),
     no_draft_to_publish=gettext_lazy("There is no draft to publish."),
 )
+
+
+# --------------------------------------------------------------------------------------------
+# The draft's editor
+
+edit_sla = permission_required("sla.change_slaversion", raise_exception=True)
+
+
+def _sla_draft_or_redirect(request: HttpRequest) -> SlaVersion | HttpResponse:
+    draft = _draft()
+    if draft is None:
+        messages.info(request, _("There is no open draft. Start one first."))
+        return redirect("sla:overview")
+    return draft
+
+
+def _say_withdrawn(request: HttpRequest, had_approvals: bool, draft: SlaVersion) -> None:
+    if had_approvals and not draft.approvals.exists():
+        messages.warning(request, _("The draft changed, so its approvals were withdrawn."))
+
+
+def _editor(
+    request: HttpRequest,
+    draft: SlaVersion,
+    form: forms.SlaDraftForm,
+    day_form: forms.ClosedDayForm,
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "sla/draft_edit.html",
+        {
+            "draft": draft,
+            "form": form,
+            "day_form": day_form,
+            "closed_days": list(draft.closed_days.all()),
+            "terms": {
+                "calendar": SlaVersion.CALENDAR_TERMS,
+                "sales": SlaVersion.SALES_TERMS,
+                "marketing": SlaVersion.MARKETING_TERMS,
+            },
+        },
+        status=status,
+    )
+
+
+@login_required
+@edit_sla
+def draft_edit(request: HttpRequest) -> HttpResponse:
+    draft = _sla_draft_or_redirect(request)
+    if isinstance(draft, HttpResponse):
+        return draft
+    form = forms.SlaDraftForm(request.POST or None, instance=draft)
+    if request.method == "POST":
+        if form.is_valid():
+            data = {name: form.cleaned_data[name] for name in form.changed_data}
+            if data:
+                had = draft.approvals.exists()
+                try:
+                    services.sla_draft_update(version=draft, data=data, user=request.user)
+                except ValidationError as exc:
+                    for field, errors in exc.message_dict.items():
+                        for message in errors:
+                            form.add_error(field if field in form.fields else None, message)
+                else:
+                    messages.success(request, _("The draft is saved."))
+                    _say_withdrawn(request, had, draft)
+                    return redirect("sla:draft_edit")
+            else:
+                return redirect("sla:draft_edit")
+        draft.refresh_from_db()
+        return _editor(request, draft, form, forms.ClosedDayForm(), status=400)
+    return _editor(request, draft, form, forms.ClosedDayForm())
+
+
+@login_required
+@edit_sla
+@require_POST
+def closed_day_add(request: HttpRequest) -> HttpResponse:
+    draft = _sla_draft_or_redirect(request)
+    if isinstance(draft, HttpResponse):
+        return draft
+    day_form = forms.ClosedDayForm(request.POST)
+    if day_form.is_valid():
+        had = draft.approvals.exists()
+        try:
+            services.closed_day_add(
+                version=draft,
+                date=day_form.cleaned_data["date"],
+                name=day_form.cleaned_data["name"],
+                user=request.user,
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                for message in errors:
+                    day_form.add_error(field if field in day_form.fields else None, message)
+        else:
+            messages.success(request, _("Closed day added."))
+            _say_withdrawn(request, had, draft)
+            return redirect(reverse("sla:draft_edit") + "#closed-days")
+    return _editor(request, draft, forms.SlaDraftForm(instance=draft), day_form, status=400)
+
+
+@login_required
+@edit_sla
+@require_POST
+def closed_day_delete(request: HttpRequest, day_id: int) -> HttpResponse:
+    draft = _draft()
+    if draft is None:
+        raise Http404(_("There is no open draft."))
+    day = draft.closed_days.filter(pk=day_id).first()
+    if day is None:
+        raise Http404(_("No such closed day in the draft."))
+    had = draft.approvals.exists()
+    services.closed_day_delete(day=day, user=request.user)
+    messages.success(request, _("Closed day removed."))
+    _say_withdrawn(request, had, draft)
+    return redirect(reverse("sla:draft_edit") + "#closed-days")
+
+
+@login_required
+@require_POST
+def leads_bulk(request: HttpRequest) -> HttpResponse:
+    """The lead list's bulk actions. Each lead is done on its own: one that cannot be
+    reassigned or recycled is named with the reason, and the others still go through."""
+    user = request.user
+    form = forms.BulkActionForm(request.POST, manager=user)
+    back = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = ""
+    back = back or reverse("leads:list")
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            label = form.fields[field].label if field in form.fields else ""
+            for error in errors:
+                messages.error(request, f"{label}: {error}" if label else str(error))
+        return redirect(back)
+    data = form.cleaned_data
+    action = data["action"]
+    if action == "reassign" and not roles.may_bulk_reassign(user):
+        raise PermissionDenied(_("You cannot reassign leads."))
+    if action == "recycle" and not roles.may_bulk_recycle(user):
+        raise PermissionDenied(_("You cannot recycle leads."))
+    leads = {
+        lead.pk: lead
+        for lead in lead_selectors.leads_visible(user=user).filter(pk__in=data["leads"])
+    }
+    done: list[Lead] = []
+    problems: list[str] = []
+    for lead_id in data["leads"]:
+        lead = leads.get(lead_id)
+        if lead is None:
+            problems.append(
+                _("Lead %(id)d: no such lead, or it is not yours to see.") % {"id": lead_id}
+            )
+            continue
+        try:
+            if action == "reassign":
+                services.lead_reassign(
+                    lead=lead, to_user=data["to_user"], by=user, note=data["note"]
+                )
+            else:
+                services.lead_recycle(
+                    lead=lead, user=user, reason=data["reason"], note=data["note"]
+                )
+        except ValidationError as exc:  # TransitionError too
+            problems.append(f"{lead.display_name}: {' '.join(exc.messages)}")
+        except PermissionDenied as exc:
+            problems.append(f"{lead.display_name}: {exc}")
+        else:
+            done.append(lead)
+    if done:
+        if action == "reassign":
+            rep = data["to_user"]
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)d lead reassigned to %(rep)s.",
+                    "%(count)d leads reassigned to %(rep)s.",
+                    len(done),
+                )
+                % {"count": len(done), "rep": rep.get_full_name() or rep.get_username()},
+            )
+        else:
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)d lead went back to marketing for nurturing.",
+                    "%(count)d leads went back to marketing for nurturing.",
+                    len(done),
+                )
+                % {"count": len(done)},
+            )
+    if problems:
+        shown = problems[:10]
+        more = len(problems) - len(shown)
+        head = ngettext(
+            "%(count)d lead was left as it was:",
+            "%(count)d leads were left as they were:",
+            len(problems),
+        ) % {"count": len(problems)}
+        tail = (_("and %(count)d more.") % {"count": more}) if more else ""
+        messages.error(request, " ".join([head, "; ".join(shown), tail]).strip())
+    return redirect(back)

@@ -29,6 +29,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+# Generous: CI shares two cores with the live server and the workers; a slow page is not a bug
+# these tests look for (speed lives in make bench).
+TIMEOUT_MS = 30_000
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -40,7 +43,9 @@ def pytest_collection_modifyitems(config, items) -> None:
 @pytest.fixture(scope="session")
 def browser():
     # Imported here so the rest of the suite never needs Playwright.
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=TIMEOUT_MS)
 
     if not Path(CHROMIUM).exists():
         message = f"{CHROMIUM} is not installed (apt-get install chromium)"
@@ -64,7 +69,7 @@ def console_errors() -> list[str]:
 @pytest.fixture
 def page(request, browser, live_server, transactional_db, console_errors) -> Iterator:
     context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(TIMEOUT_MS)
 
     def on_console(msg) -> None:
         if msg.type == "error":

@@ -11,7 +11,7 @@ from sla import services
 
 from ..conftest import tokyo_sla
 from ..factories import ActivityFactory, CompanyFactory, LeadFactory
-from .conftest import ARTIFACTS, login
+from .conftest import ARTIFACTS, TIMEOUT_MS, login
 
 pytestmark = pytest.mark.browser
 COUNTDOWN = re.compile(r"^(\d+d )?(\d+h )?\d+m \d{2}s left$")
@@ -66,7 +66,7 @@ def test_a_rep_works_a_fresh_mql_while_the_manager_watches(
 
     # The manager's team view, in a browser of her own.
     manager_context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    manager_context.set_default_timeout(10_000)
+    manager_context.set_default_timeout(TIMEOUT_MS)
     manager = manager_context.new_page()
     manager.on("console", lambda m: m.type == "error" and console_errors.append(m.text))
     manager.on("pageerror", lambda exc: console_errors.append(str(exc)))

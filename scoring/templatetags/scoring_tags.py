@@ -1,0 +1,103 @@
+"""Rules in words: no JSON, Python lists or `null` on a page."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django import template
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Field
+from django.utils.translation import gettext as _
+
+from leads.models import ActivityKind, Company, Lead
+from scoring.models import Rule
+
+register = template.Library()
+
+
+def _operator_label(operator: str) -> str:
+    try:
+        return str(Rule.Operator(operator).label)
+    except ValueError:
+        return operator
+
+
+def field_label(field: str) -> str:
+    """A rule's field as people read it: "job title", "company · employees", "custom · plan"."""
+    if not field:
+        return str(Lead._meta.get_field("email").verbose_name)
+    if field.startswith("company."):
+        name = field.removeprefix("company.")
+        try:
+            inner = cast(Field, Company._meta.get_field(name)).verbose_name
+        except FieldDoesNotExist:
+            inner = name
+        return f"{_('company')} · {inner}"
+    if field.startswith("custom."):
+        return f"{_('custom')} · {field.removeprefix('custom.')}"
+    try:
+        return str(cast(Field, Lead._meta.get_field(field)).verbose_name)
+    except FieldDoesNotExist:
+        return field
+
+
+@register.filter
+def readable(value: Any) -> str:
+    """A stored value in words: lists joined, conditions spelled out, empty as a dash."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return str(_("Yes") if value else _("No"))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list):
+        if value and all(isinstance(v, dict) for v in value):
+            return "; ".join(condition_text(v) for v in value)
+        if not value:
+            return "—"
+        return ", ".join(readable(v) for v in value)
+    if isinstance(value, dict):
+        return condition_text(value)
+    if value in ActivityKind.values:
+        return str(ActivityKind(value).label)
+    if value in Rule.Operator.values:
+        return _operator_label(value)
+    if value in Rule.Kind.values:
+        return str(Rule.Kind(value).label)
+    return str(value)
+
+
+def condition_text(condition: dict[str, Any]) -> str:
+    parts = [str(condition.get("property", "")), _operator_label(condition.get("operator", ""))]
+    if condition.get("value") not in (None, "", []):
+        parts.append(readable(condition["value"]))
+    return " ".join(parts)
+
+
+@register.filter
+def rule_condition(rule: Rule) -> str:
+    """What a rule tests, in words."""
+    if rule.kind in ("fit", "exclusion"):
+        if rule.operator == "free_mail":
+            return _operator_label(rule.operator)
+        parts = [field_label(rule.field), _operator_label(rule.operator)]
+        if rule.operator == "between" and isinstance(rule.value, list) and len(rule.value) == 2:
+            parts.append(
+                _("%(low)s to %(high)s")
+                % {
+                    "low": readable(rule.value[0]),
+                    "high": readable(rule.value[1]),
+                }
+            )
+        elif rule.value not in (None, "", []):
+            parts.append(readable(rule.value))
+        return " ".join(parts)
+    text = str(rule.get_activity_kind_display() or "—")
+    if rule.property_conditions:
+        text += " · " + readable(rule.property_conditions)
+    return text
+
+
+@register.filter
+def label_of(field: str) -> str:
+    return field_label(field)

@@ -1,0 +1,87 @@
+"""The sales team's day at a phone's width (390 px) and a laptop's (1366 px)."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from leads.models import Stage
+from leads.services import lead_transition
+
+from ..conftest import tokyo_sla
+from ..factories import CompanyFactory, LeadFactory
+from .conftest import ARTIFACTS, login
+
+pytestmark = pytest.mark.browser
+WIDTHS = [390, 1366]
+TIMEOUT = 30_000
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def no_sideways_scroll(page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    wide = page.evaluate(
+        "[...document.querySelectorAll('body *')]"
+        ".filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)"
+        ".slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + e.id)"
+    )
+    assert width <= page.viewport_size["width"], f"page is {width} px wide: {wide}"
+
+
+def within_viewport(page, locator) -> None:
+    expect(locator).to_be_visible(timeout=TIMEOUT)
+    box = locator.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0 and box["x"] + box["width"] <= page.viewport_size["width"], box
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_rep_accepts_from_the_queue_and_acts_on_the_lead_page_without_sideways_scrolling(
+    page, live_server, console_errors, bob, width
+):
+    tokyo_sla()
+    page.set_viewport_size({"width": width, "height": 900})
+    now = timezone.now()
+    company = CompanyFactory(name="株式会社さくら精機ホールディングス・インターナショナル")
+    lead = LeadFactory(
+        owner=bob,
+        first_name="Hana",
+        last_name="Sato",
+        company=company,
+        email="hana.sato.with.a.very.long.address@sakura-seiki-holdings.example",
+        total_score=86,
+    )
+    lead_transition(lead=lead, to_stage=Stage.MQL, at=now - dt.timedelta(minutes=2))
+    other = LeadFactory(owner=bob, first_name="Kenji", last_name="Mori")
+    lead_transition(lead=other, to_stage=Stage.MQL, at=now - dt.timedelta(minutes=1))
+
+    login(page, live_server, "bob", "password")
+    page.goto(f"{live_server.url}/sla/queue/")
+    within_viewport(page, page.get_by_role("button", name="Log out"))
+    card = page.locator(f"#my-queue tr[data-lead='{lead.pk}']")
+    within_viewport(page, card.get_by_role("button", name="Accept"))
+    within_viewport(page, card.get_by_role("button", name="Reject"))
+    within_viewport(page, card.get_by_label("Reason"))
+    no_sideways_scroll(page)
+    shot(page, f"day_queue_{width}")
+
+    with page.expect_navigation():
+        card.get_by_role("button", name="Accept").click()
+    expect(page.locator("ul.messages")).to_contain_text("You accepted Hana Sato.", timeout=TIMEOUT)
+    card = page.locator(f"#my-queue tr[data-lead='{lead.pk}']")
+    expect(card).to_contain_text("Accepted", timeout=TIMEOUT)
+    no_sideways_scroll(page)
+
+    with page.expect_navigation():
+        card.get_by_role("link", name="Hana Sato").first.click()
+    within_viewport(page, page.get_by_role("button", name="Log out"))
+    for form in ("#contact-form", "#qualify-form", "#recycle-form", "#disqualify-form"):
+        within_viewport(page, page.locator(f"{form} button[type=submit]"))
+    no_sideways_scroll(page)
+    shot(page, f"day_lead_{width}")
+    assert console_errors == []
