@@ -73,6 +73,14 @@ LIFECYCLE_FOLLOWERS = {
 # What the lead page shows beyond the lead's own data, each a function (request, lead) that
 # returns template context: the SLA's actions, hand-off and score explanation.
 LEAD_PAGE_PANELS = ["sla.views.lead_panels"]
+# Where each role lands after logging in (the first role of the user's in this order wins;
+# anyone else lands on the lead list): a rep's work is the queue, a sales manager's the team,
+# a marketing manager's the dashboard.
+HOME_BY_ROLE = [
+    ("Sales manager", "sla:queue?scope=team"),
+    ("Marketing manager", "reports:dashboard"),
+    ("Sales rep", "sla:queue"),
+]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -7,10 +7,11 @@ serializer. Every error is `{"errors": {"field": ["reason"]}}` (see `core.api`).
 
 from __future__ import annotations
 
+import logging
 from typing import Any, cast
 
 import django_filters
-from django.db import IntegrityError
+from django.db import DatabaseError, IntegrityError
 from django.urls import path
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -40,6 +41,8 @@ from . import selectors, services
 from .filters import LeadFilter
 from .models import Activity, Company, Lead, StageEvent
 from .validation import ActivityInput, LeadInput
+
+logger = logging.getLogger(__name__)
 
 LEAD_WRITE_PERMS = ("leads.add_lead", "leads.change_lead")
 LEAD_READ_PERMS = ("leads.view_lead",)
@@ -240,6 +243,12 @@ class LeadBatchApi(ApiView):
                 # transaction has rolled this item back.
                 results.append(
                     batch_error(index, [_("Changed by another request; send it again.")])
+                )
+            except DatabaseError:
+                # Anything else the database refuses fails this item alone (rolled back).
+                logger.exception("lead batch item refused by the database")
+                results.append(
+                    batch_error(index, [_("The database refused this item; nothing was stored.")])
                 )
             else:
                 results.append(batch_result(index, "created" if created else "updated", lead.pk))

@@ -24,10 +24,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import transaction
+from django.db.models.functions import Lower
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from rest_framework import serializers
 
-from core.validation import flatten_errors
+from core.validation import email_key, flatten_errors, properties_check
 
 from .models import ActivityKind, Lead
 from .services import activity_add, lead_mark_deleted, lead_upsert
@@ -342,6 +344,16 @@ def _activity(
         }
     if occurred_at is None:
         return None
+    properties = {k: v for k, v in properties.items() if not _is_blank(v)}
+    try:
+        properties_check(properties)
+    except serializers.ValidationError as exc:
+        for name, messages in flatten_errors(exc.detail).items():
+            for message in messages:
+                errs.add(
+                    f"{path}.properties.{name}" if name != "non_field_errors" else path, message
+                )
+        return None
     if external_id is None:
         # No id from Mautic: hash what identifies the event, with the time in UTC so the
         # same moment written with another offset is still the same event.
@@ -351,7 +363,7 @@ def _activity(
         "kind": kind,
         "occurred_at": occurred_at,
         "external_id": external_id,
-        "properties": {k: v for k, v in properties.items() if not _is_blank(v)},
+        "properties": properties,
     }
 
 
@@ -435,7 +447,11 @@ def mautic_delivery_apply(*, delivery: MauticDelivery) -> dict[str, Any]:
         if event.type == LEAD_DELETED:
             lead = _lead_by_identity(event.contact_id)
             if lead is None and email:
-                lead = Lead.objects.filter(email__iexact=email).first()
+                lead = (
+                    Lead.objects.alias(email_ci=Lower("email"))
+                    .filter(email_ci=email_key(email))
+                    .first()
+                )
             if lead is None:
                 skipped.append({"path": event.path, "reason": _("Unknown contact.")})
                 continue

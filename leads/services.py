@@ -4,25 +4,27 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from core.validation import MAX_ID
+from core.validation import MAX_ID, db_lower, email_key
 
 from .models import Activity, Company, Lead, LeadIdentity, Stage, StageEvent
 from .selectors import lead_visible_q
 
 User = get_user_model()
+logger = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -182,12 +184,14 @@ def lead_apply(*, lead: Lead, data: Mapping[str, Any], now: dt.datetime) -> None
 
 
 def lead_upsert(
-    *, data: Mapping[str, Any], identity: tuple[str, str] | None = None
+    *, data: Mapping[str, Any], identity: tuple[str, str] | None = None, _retry: bool = True
 ) -> tuple[Lead, bool]:
     """Create or update a lead by e-mail (case-insensitive) from validated input.
 
-    Blank values never overwrite known ones; custom attributes are merged.
-    Returns (lead, created).
+    E-mails arrive normalised (`core.validation.email_normalize`) and are matched with the
+    database's LOWER() on both sides, the rule of the unique index, so the lookup and the
+    index never disagree. Blank values never overwrite known ones; custom attributes are
+    merged. Returns (lead, created).
     """
     email = data["email"].strip()
     with transaction.atomic():
@@ -195,7 +199,7 @@ def lead_upsert(
         lead: Lead | None = (
             Lead.objects.select_for_update()
             .alias(email_ci=Lower("email"))
-            .filter(email_ci=email.lower())
+            .filter(email_ci=Lower(Value(email)))
             .first()
         )
         if lead is None and identity:
@@ -204,11 +208,12 @@ def lead_upsert(
                 .filter(identities__source_system=identity[0], identities__external_id=identity[1])
                 .first()
             )
+            if lead is not None:
+                # The same contact under a new e-mail.
+                lead.email = email
         created = lead is None
         if lead is None:
             lead = Lead(email=email)
-        elif lead.email.lower() != email.lower():
-            lead.email = email
         lead_apply(lead=lead, data=data, now=timezone.now())
         if data.get("deleted"):
             lead.deleted_at = lead.deleted_at or timezone.now()
@@ -216,10 +221,10 @@ def lead_upsert(
             with transaction.atomic():
                 lead.save()
         except IntegrityError:
-            # Another request created the same e-mail a moment ago: update that one.
-            if not created:
+            # Another request created the same e-mail a moment ago: update that one, once.
+            if not created or not _retry:
                 raise
-            return lead_upsert(data=data, identity=identity)
+            return lead_upsert(data=data, identity=identity, _retry=False)
         if identity:
             LeadIdentity.objects.get_or_create(
                 source_system=identity[0], external_id=identity[1], defaults={"lead": lead}
@@ -283,10 +288,10 @@ def _match_lead(
         lead = by_id.get(data["lead_id"])
         if lead is None:
             raise ValidationError(_no_lead("lead_id"))
-        if email and lead.email.lower() != email.lower():
+        if email and email_key(lead.email) != email_key(email):
             raise ValidationError({"email": [_("This is not the e-mail of that lead_id.")]})
         return lead
-    lead = by_email.get(email.lower())
+    lead = by_email.get(email_key(email))
     if lead is None:
         raise ValidationError(_no_lead("email"))
     return lead
@@ -301,15 +306,16 @@ def _visible_leads(
     if not ids and not emails:
         return {}, {}
     # LOWER(email) on both sides, as in the unique index, so the lookup can use that index.
-    match = Q(pk__in=ids) | Q(email_lower__in=[Lower(Value(e)) for e in emails])
+    keys = set(db_lower(emails).values())
+    match = Q(pk__in=ids) | Q(email_lower__in=keys)
     qs = (
         Lead.objects.filter(lead_visible_q(user))
-        .alias(email_lower=Lower("email"))
+        .annotate(email_lower=Lower("email"))
         .filter(match)
         .only("id", "email")
     )
     leads = list(qs)
-    return {lead.pk: lead for lead in leads}, {lead.email.lower(): lead for lead in leads}
+    return {lead.pk: lead for lead in leads}, {lead.email_lower: lead for lead in leads}
 
 
 def _stored_activity_ids(keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -329,12 +335,14 @@ def _activity_key(data: Mapping[str, Any]) -> tuple[str, str] | None:
     return (data["source_system"], external_id) if external_id else None
 
 
-def _activities_store(pending: list[Activity]) -> list[tuple[int, bool]]:
-    """Store new activities; (id, created) for each, in order.
+def _activities_store(pending: list[Activity]) -> list[tuple[int | None, bool]]:
+    """Store new activities; (id, created) for each, in order, (None, False) for one the
+    database refused.
 
     The caller checked for stored duplicates, so normally this is one bulk insert. If another
     request stored one of the same events in between, the unique constraint stops the insert
-    and we fall back to the service one by one, which tells duplicates apart.
+    and we fall back to the service one by one, which tells duplicates apart; so does any
+    other database refusal, which then fails only its own item.
     """
     if not pending:
         return []
@@ -343,21 +351,28 @@ def _activities_store(pending: list[Activity]) -> list[tuple[int, bool]]:
             with transaction.atomic():
                 Activity.objects.bulk_create(pending, batch_size=1000)
             return [(activity.pk, True) for activity in pending]
-        except IntegrityError:
-            pass  # rolled back as a whole; redo item by item below
+        except DatabaseError:
+            for activity in pending:
+                activity.pk = None
+            # rolled back as a whole; redo item by item below
     # Each call notifies scoring itself; the caller's single notify then repeats those ids,
     # which only costs a redundant rescore on this rare path.
-    out = []
+    out: list[tuple[int | None, bool]] = []
     for activity in pending:
-        stored, created = activity_add(
-            lead=activity.lead,
-            kind=activity.kind,
-            occurred_at=activity.occurred_at,
-            properties=activity.properties,
-            source_system=activity.source_system,
-            external_id=activity.external_id,
-        )
-        out.append((stored.pk, created))
+        try:
+            stored, created = activity_add(
+                lead=activity.lead,
+                kind=activity.kind,
+                occurred_at=activity.occurred_at,
+                properties=activity.properties,
+                source_system=activity.source_system,
+                external_id=activity.external_id,
+            )
+        except DatabaseError:
+            logger.exception("activity refused by the database")
+            out.append((None, False))
+        else:
+            out.append((stored.pk, created))
     return out
 
 
@@ -420,10 +435,15 @@ def activity_add_many(
         pending_index.append(index)
 
     written = _activities_store(pending)
+    refused = {"non_field_errors": [_("The database refused this item; nothing was stored.")]}
     for index, (pk, created) in zip(pending_index, written, strict=True):
-        outcomes[index] = ("created" if created else "duplicate", pk, None)
+        if pk is None:
+            outcomes[index] = ("error", None, refused)
+        else:
+            outcomes[index] = ("created" if created else "duplicate", pk, None)
     for index, position in repeats:
-        outcomes[index] = ("duplicate", written[position][0], None)
+        pk = written[position][0]
+        outcomes[index] = ("error", None, refused) if pk is None else ("duplicate", pk, None)
     touched = [a.lead_id for a, (_pk, created) in zip(pending, written, strict=True) if created]
     # Once for the whole batch, so scoring sees one change per lead, not one per event.
     notify_lead_changed(touched)

@@ -12,13 +12,16 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from core.validation import StrictSerializer
+from core.validation import (
+    CustomAttributesField,
+    NormalizedEmailField,
+    PropertiesField,
+    StrictSerializer,
+)
 
 from .models import ActivityKind, Seniority
 
 User = get_user_model()
-
-MAX_CUSTOM_KEYS = 100
 
 
 def _text(max_length: int, **kwargs: Any) -> serializers.CharField:
@@ -28,7 +31,7 @@ def _text(max_length: int, **kwargs: Any) -> serializers.CharField:
 
 
 class LeadInput(StrictSerializer):
-    email = serializers.EmailField(max_length=254)
+    email = NormalizedEmailField(max_length=254)
     first_name = _text(100)
     last_name = _text(100)
     title = _text(200)
@@ -53,22 +56,8 @@ class LeadInput(StrictSerializer):
         max_digits=16, decimal_places=2, min_value=0, required=False, allow_null=True
     )
     listed = serializers.BooleanField(required=False, allow_null=True)
-    custom = serializers.DictField(required=False)
+    custom = CustomAttributesField(required=False)
     owner_email = serializers.EmailField(required=False, allow_blank=True)
-
-    def validate_custom(self, value: dict) -> dict:
-        if len(value) > MAX_CUSTOM_KEYS:
-            raise serializers.ValidationError(
-                _("At most %(n)d custom attributes.") % {"n": MAX_CUSTOM_KEYS}
-            )
-        for key, item in value.items():
-            if not isinstance(key, str) or not key or len(key) > 100:
-                raise serializers.ValidationError(_("Keys must be text of 1 to 100 characters."))
-            if isinstance(item, dict | list):
-                raise serializers.ValidationError(
-                    _("%(key)s: values must be text, numbers, true/false or null.") % {"key": key}
-                )
-        return value
 
     def validate(self, attrs: dict) -> dict:
         owner_email = attrs.pop("owner_email", "")
@@ -83,11 +72,11 @@ class LeadInput(StrictSerializer):
 
 
 class ActivityInput(StrictSerializer):
-    email = serializers.EmailField(required=False, help_text=_("The lead's e-mail."))
+    email = NormalizedEmailField(max_length=254, required=False, help_text=_("The lead's e-mail."))
     lead_id = serializers.IntegerField(required=False, min_value=1)
     kind = serializers.ChoiceField(choices=ActivityKind.choices)
     occurred_at = serializers.DateTimeField()
-    properties = serializers.DictField(required=False)
+    properties = PropertiesField(required=False)
     source_system = serializers.RegexField(
         r"^[a-z0-9_.-]{1,50}$",
         required=False,

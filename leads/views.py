@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
@@ -38,6 +39,12 @@ def _get_lead_for_user(request: HttpRequest, lead_id: int) -> Lead:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    """Where logging in lands: the page of the person's role (settings.HOME_BY_ROLE)."""
+    roles = set(request.user.groups.values_list("name", flat=True))
+    for role, target in settings.HOME_BY_ROLE:
+        if role in roles:
+            name, _sep, query = target.partition("?")
+            return redirect(reverse(name) + (f"?{query}" if query else ""))
     return redirect("leads:list")
 
 

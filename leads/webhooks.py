@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import error_response
+from core.validation import json_text_problems
 
 from .mautic import (
     SIGNATURE_HEADER,
@@ -161,9 +162,11 @@ class MauticWebhookView(APIView):
             return error_response({"body": [_("The body is not UTF-8 text.")]})
         except (ValueError, RecursionError):
             return error_response({"body": [_("The body is not valid JSON.")]})
-        if _has_nul(payload):
-            # PostgreSQL refuses NUL in text and JSON; refuse it here rather than fail later.
-            return error_response({"body": [_("Text must not contain NUL characters.")]})
+        problems = json_text_problems(payload)
+        if problems:
+            # PostgreSQL refuses NUL, UTF-8 refuses lone surrogates: refuse them here, by
+            # path, rather than fail later.
+            return error_response(problems)
         try:
             result = mautic_delivery_process(payload=payload)
         except MauticPayloadError as exc:
@@ -173,21 +176,6 @@ class MauticWebhookView(APIView):
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
-
-
-def _has_nul(value: object) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
 
 
 urlpatterns = [

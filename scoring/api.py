@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api import READ_ERRORS, WRITE_ERRORS, ApiView
-from core.validation import RejectUnknownFields
+from core.validation import RejectUnknownFields, storable_json
 from leads import selectors as lead_selectors
 from leads.models import StageEvent
 
@@ -34,8 +34,8 @@ class RuleOutput(serializers.ModelSerializer):
 
 
 class RuleInput(RejectUnknownFields, serializers.ModelSerializer):
-    value = serializers.JSONField(required=False, allow_null=True)
-    property_conditions = serializers.JSONField(required=False)
+    value = serializers.JSONField(required=False, allow_null=True, validators=[storable_json])
+    property_conditions = serializers.JSONField(required=False, validators=[storable_json])
 
     class Meta:
         model = Rule

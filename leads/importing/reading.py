@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
-from core.validation import flatten_errors
+from core.validation import email_key, flatten_errors
 
 from ..models import RejectionReason, Stage
 from ..validation import LeadInput
@@ -247,7 +247,7 @@ class _RowReader:
         events = self._history(history, step_errors)
         return _Row(
             line=line,
-            key=validated["email"].lower(),
+            key=email_key(validated["email"]),
             data=validated,
             events=events,
             problems=[

@@ -26,6 +26,10 @@ def test_marketing_logs_in_and_reads_a_lead(page, live_server, console_errors, a
     lead_transition(lead=lead, to_stage=Stage.SAL, actor=bob)
 
     login(page, live_server, "alice", "password")
+    # A marketing manager lands on the dashboard, then opens the lead list.
+    page.wait_for_url("**/dashboard/")
+    with page.expect_navigation():
+        page.click("nav.mainnav >> text=Leads")
     assert page.locator("h1").first.inner_text() == "Leads"
     assert "Alice Marketing" in page.locator(".usermenu").inner_text()
     row = page.locator("table.grid tbody tr", has_text="Hana Sato")
@@ -61,6 +65,8 @@ def test_the_login_page_switches_to_japanese(page, live_server, console_errors):
 def test_the_demo_marketing_login_sees_the_seeded_leads(page, live_server, console_errors):
     demo_seed(leads=60, months=3, seed=42)
     login(page, live_server, "marketing", DEMO_PASSWORD)
+    page.wait_for_url("**/dashboard/")
+    page.goto(f"{live_server.url}/leads/")
     assert "60 leads" in page.locator("main").inner_text()
     stages = page.locator("table.grid tbody .stage").all_inner_texts()
     assert {"Lead", "SQL"} <= set(stages)

@@ -94,6 +94,19 @@ def test_draft_lifecycle_through_the_api(
         ({"kind": "wizardry", "name": "x"}, "kind"),
         ({"kind": "behaviour", "name": "x", "activity_kind": "page_view", "cap": -1}, "cap"),
         ({"name": "x"}, "kind"),
+        (
+            {"kind": "fit", "name": "x", "field": "title", "operator": "equals", "value": "a\x00"},
+            "value",
+        ),
+        (
+            {
+                "kind": "behaviour",
+                "name": "x",
+                "activity_kind": "page_view",
+                "property_conditions": {"url\x00": "x"},
+            },
+            "property_conditions.url\x00",
+        ),
     ],
 )
 def test_bad_rules_get_a_400_naming_the_field_and_write_nothing(alice, body, field):
