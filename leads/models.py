@@ -109,6 +109,35 @@ def reason_label(code: str) -> str:
     return code
 
 
+# The usual lead sources, in words. A source is free text (whatever the CRM, the form or the
+# import says); one we do not know is shown as recorded, underscores as spaces.
+SOURCE_LABELS = {
+    "webinar": _("Webinar"),
+    "organic_search": _("Organic search"),
+    "paid_search": _("Paid search"),
+    "referral": _("Referral"),
+    "events": _("Events"),
+    "event": _("Event"),
+    "content_syndication": _("Content syndication"),
+    "partner": _("Partner"),
+    "email": _("Email"),
+    "social": _("Social media"),
+    "direct": _("Direct"),
+    "website": _("Website"),
+}
+
+
+def source_label(code: str | None) -> str:
+    """A lead source in words, in the active language."""
+    if not code:
+        return str(_("(no source)"))
+    label = SOURCE_LABELS.get(code)
+    if label is not None:
+        return str(label)
+    words = code.replace("_", " ").strip()
+    return words[:1].upper() + words[1:] if code == code.lower() else words
+
+
 class Seniority(models.TextChoices):
     UNKNOWN = "", _("Unknown")
     IC = "individual", _("Individual contributor")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import plotly.graph_objects as go
+from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
+
+from leads.models import RejectionReason, source_label
 
 PALETTE = [
     "#2458d6",
@@ -19,6 +23,46 @@ PALETTE = [
     "#4e5ba6",
     "#98a2b3",
 ]
+# One colour per lead source on every chart and page, whatever the order or the filter: the
+# usual sources have their own, any other gets one from its name (the same name, the same
+# colour).
+SOURCE_COLORS = {
+    "webinar": "#2458d6",
+    "organic_search": "#12805c",
+    "paid_search": "#b54708",
+    "referral": "#7a5af8",
+    "events": "#0e9384",
+    "event": "#0e9384",
+    "content_syndication": "#dd2590",
+    "partner": "#4e5ba6",
+    "email": "#c4320a",
+    "": "#98a2b3",
+}
+# Likewise one colour per rejection reason.
+REASON_COLORS: dict[str, str] = {
+    RejectionReason.NOT_A_FIT: "#b54708",
+    RejectionReason.STUDENT: "#7a5af8",
+    RejectionReason.COMPETITOR: "#c4320a",
+    RejectionReason.NO_BUDGET: "#0e9384",
+    RejectionReason.BAD_DATA: "#dd2590",
+    RejectionReason.DUPLICATE: "#4e5ba6",
+    RejectionReason.EXISTING_CUSTOMER: "#2458d6",
+    RejectionReason.OTHER: "#667085",
+}
+
+
+def _hashed_color(code: str) -> str:
+    return PALETTE[zlib.crc32(code.encode()) % len(PALETTE)]
+
+
+def source_color(code: str) -> str:
+    return SOURCE_COLORS.get(code) or _hashed_color(code)
+
+
+def reason_color(code: str) -> str:
+    return REASON_COLORS.get(code) or _hashed_color(code)
+
+
 STEP_COLORS = {"accept": "#2458d6", "first_contact": "#12805c", "qualify": "#b54708"}
 LAYOUT = dict(
     margin=dict(l=50, r=20, t=56, b=20),
@@ -39,14 +83,39 @@ def _months(keys: list[str]) -> list[str]:
     return [f"{key}-01" for key in keys]
 
 
-MONTH_AXIS = dict(type="date", tickformat="%b %Y", ticklabelmode="period", dtick="M1")
 WEEK_MS = 604800000
-WEEK_AXIS = dict(type="date", tickformat="%d %b", hoverformat="%d %b %Y")
+# Date labels as each language writes them ("Apr 2026", 「2026年4月」); month and day names
+# come from Plotly's locale (static/js/plotly-locale-ja.js).
+DATE_FORMATS = {
+    "en": {"month": "%b %Y", "week": "%d %b", "day": "%d %b %Y"},
+    "ja": {"month": "%Y年%-m月", "week": "%-m/%-d", "day": "%Y年%-m月%-d日"},
+}
+
+
+def _date_formats() -> dict[str, str]:
+    return DATE_FORMATS["ja" if (get_language() or "").startswith("ja") else "en"]
 
 
 def _month_axis(count: int) -> dict:
     # One label per month while they fit, then every second or third month.
-    return {**MONTH_AXIS, "dtick": f"M{max(1, -(-count // 8))}"}
+    month = _date_formats()["month"]
+    return dict(
+        type="date",
+        tickformat=month,
+        hoverformat=month,
+        ticklabelmode="period",
+        dtick=f"M{max(1, -(-count // 8))}",
+    )
+
+
+def _week_axis() -> dict:
+    formats = _date_formats()
+    return dict(type="date", tickformat=formats["week"], hoverformat=formats["day"])
+
+
+def _hours_hover() -> str:
+    # Plotly's template syntax is kept out of the catalogue: only the unit is translated.
+    return "%{y:.1f} " + pgettext("hours, short", "h") + " (n=%{customdata})"
 
 
 def _count_axis(title: str, values: list) -> dict:
@@ -76,12 +145,12 @@ def mql_volume_figure(volume: dict[str, Any]) -> dict:
     monthly = volume["grain"] == "month"
     keys = [p["period"] for p in volume["periods"]]
     x = _months(keys) if monthly else keys
-    for i, source in enumerate(volume["sources"]):
+    for source in volume["sources"]:
         fig.add_bar(
             x=x,
             y=[p["by_source"][source] for p in volume["periods"]],
-            name=source or _("(no source)"),
-            marker_color=PALETTE[i % len(PALETTE)],
+            name=source_label(source),
+            marker_color=source_color(source),
         )
     if volume["grain"] == "month" and any(p["target"] is not None for p in volume["periods"]):
         fig.add_scatter(
@@ -97,7 +166,7 @@ def mql_volume_figure(volume: dict[str, Any]) -> dict:
         title,
         barmode="stack",
         yaxis=_count_axis(_("MQLs"), [p["total"] for p in volume["periods"]]),
-        xaxis=_month_axis(len(keys)) if monthly else WEEK_AXIS,
+        xaxis=_month_axis(len(keys)) if monthly else _week_axis(),
         period="M1" if monthly else WEEK_MS,
     )
 
@@ -137,7 +206,7 @@ def latency_figure(latency: dict[str, Any]) -> dict:
                 line=dict(color=color, dash=dash),
                 visible=kind == "business",
                 customdata=[m["n"] for m in latency["months"]],
-                hovertemplate="%{y:.1f} h (n=%{customdata})",
+                hovertemplate=_hours_hover(),
             )
             visible.append(kind)
     if not any(m["n"] for m in latency["months"]):
@@ -165,6 +234,26 @@ def latency_figure(latency: dict[str, Any]) -> dict:
     )
 
 
+def bucket_label(bucket: str) -> str:
+    """A latency bucket of the selectors ("1–4h") in the user's language."""
+    labels = {
+        "<5m": _("under 5 min"),
+        "5–30m": _("5–30 min"),
+        "30–60m": _("30–60 min"),
+        "1–4h": _("1–4 h"),
+        "4–8h": _("4–8 h"),
+        "8–24h": _("8–24 h"),
+        "24–72h": _("24–72 h"),
+        "72h+": _("72 h or more"),
+    }
+    return labels.get(bucket, bucket)
+
+
+def stage_label(stage: str) -> str:
+    """A funnel step in words."""
+    return {"lead": _("New leads"), "mql": "MQL", "sal": "SAL", "sql": "SQL"}.get(stage, stage)
+
+
 def latency_distribution_figure(distribution: dict[str, Any]) -> dict:
     fig = go.Figure()
     visible = []
@@ -174,7 +263,7 @@ def latency_distribution_figure(distribution: dict[str, Any]) -> dict:
             ("first_contact", _("MQL → first contact")),
         ):
             fig.add_bar(
-                x=distribution["buckets"],
+                x=[bucket_label(b) for b in distribution["buckets"]],
                 y=distribution[f"{step}_{kind}"],
                 name=label,
                 marker_color=STEP_COLORS[step],
@@ -259,12 +348,12 @@ def conversion_figure(conversion: dict[str, Any], targets: dict[str, Any]) -> di
         marker=dict(
             color=["#c7d7fe" if m["maturing"] else "#98a2b3" for m in months],
         ),
-        hovertemplate="%{y} MQLs",
+        hovertemplate="%{y} " + _("MQLs"),
     )
     fig.add_scatter(
         x=x,
         y=[_pct(m["sql_rate"]) for m in months],
-        name=_("% reached SQL"),
+        name=_("Share reaching SQL"),
         yaxis="y2",
         mode="lines+markers",
         line=dict(color="#12805c"),
@@ -273,7 +362,7 @@ def conversion_figure(conversion: dict[str, Any], targets: dict[str, Any]) -> di
     fig.add_scatter(
         x=x,
         y=[_pct(m["acceptance_rate"]) for m in months],
-        name=_("% accepted (SAL)"),
+        name=_("Share accepted (SAL)"),
         yaxis="y2",
         mode="lines+markers",
         line=dict(color="#2458d6"),
@@ -306,11 +395,10 @@ def conversion_figure(conversion: dict[str, Any], targets: dict[str, Any]) -> di
 
 
 def funnel_figure(funnel: dict[str, Any]) -> dict:
-    labels = {"lead": _("New leads"), "mql": "MQL", "sal": "SAL", "sql": "SQL"}
     steps = [s for s in funnel["steps"] if s["count"] is not None]
     fig = go.Figure(
         go.Funnel(
-            y=[labels[s["stage"]] for s in steps],
+            y=[stage_label(s["stage"]) for s in steps],
             x=[s["count"] for s in steps],
             textinfo="value+percent previous",
             marker=dict(color=["#98a2b3", "#2458d6", "#12805c", "#05603a"][-len(steps) :]),
@@ -322,12 +410,12 @@ def funnel_figure(funnel: dict[str, Any]) -> dict:
 def rejection_figure(reasons: dict[str, Any]) -> dict:
     fig = go.Figure()
     x = _months([m["month"] for m in reasons["months"]])
-    for i, reason in enumerate(reasons["reasons"]):
+    for reason in reasons["reasons"]:
         fig.add_bar(
             x=x,
             y=[m["by_reason"][reason["code"]] for m in reasons["months"]],
             name=reason["label"],
-            marker_color=PALETTE[(i + 2) % len(PALETTE)],
+            marker_color=reason_color(reason["code"]),
         )
     return _figure(
         fig,
@@ -347,7 +435,7 @@ def calibration_figure(calibration: dict[str, Any]) -> dict:
     fig.add_bar(
         x=[b["band"] for b in bands],
         y=[_pct(b["sql_rate"]) for b in bands],
-        name=_("% reached SQL"),
+        name=_("Share reaching SQL"),
         marker_color="#12805c",
         text=[f"n={b['mqls']}" for b in bands],
         textposition="outside",
@@ -355,7 +443,7 @@ def calibration_figure(calibration: dict[str, Any]) -> dict:
     fig.add_scatter(
         x=[b["band"] for b in bands],
         y=[_pct(b["acceptance_rate"]) for b in bands],
-        name=_("% accepted (SAL)"),
+        name=_("Share accepted (SAL)"),
         mode="lines+markers",
         line=dict(color="#2458d6"),
     )

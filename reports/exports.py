@@ -9,6 +9,8 @@ from typing import Any
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
 
+from leads.models import source_label
+
 # The list in each metric's output, and the key naming each of its rows.
 ROW_LISTS = (
     ("periods", "period"),
@@ -79,7 +81,7 @@ def review_rows(review: dict[str, Any]) -> Iterator[list[str]]:
     for source in volume["sources"]:
         values = [p["by_source"][source] for p in volume["periods"]]
         yield [
-            f"{_('MQLs from')} {source or '—'}",
+            f"{_('MQLs from')} {source_label(source)}",
             "count",
             *map(cell, values),
             cell(values[-1] - values[-2]),

@@ -48,7 +48,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         query=query,
         share_url=request.build_absolute_uri(f"{reverse('reports:dashboard')}?{query}"),
         api_url=f"{reverse('api-metric-mql-volume')}?{query}",
-        review_month=selectors.month_key(selectors.month_start(filters.end)),
+        review_month=selectors.month_start(filters.end),
         conversion_rows=list(
             zip(data["conversion"]["months"], data["marketing-targets"]["months"], strict=True)
         ),

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from leads import roles
 from leads.models import Lead, Stage, StageEvent, Team, rejection_reasons
@@ -241,7 +242,9 @@ def handoff_open(*, event: StageEvent) -> Handoff:
             user=rep,
             team=team,
             assigned_by=None,
-            reason=_("Routed on MQL"),
+            # Stored in English and translated where shown: the page speaks its reader's
+            # language, not the language of whoever's request made the MQL.
+            reason=gettext_noop("Routed on MQL"),
             at=event.at,
         )
         if _is_live(event.at):

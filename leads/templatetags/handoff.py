@@ -22,6 +22,12 @@ def reason_label(code: str) -> str:
     return models.reason_label(code)
 
 
+@register.filter
+def source_label(code: str | None) -> str:
+    """A lead source in words (leads.models.source_label)."""
+    return models.source_label(code)
+
+
 @register.inclusion_tag("_plotly.html")
 def plotly_scripts() -> dict:
     """plotly.js (versioned, gzipped), the user's locale for it, and the shared config

@@ -3,7 +3,15 @@ from typing import Any
 from django import template
 from django.utils.translation import gettext as _
 
+from .. import charts
+
 register = template.Library()
+
+
+@register.filter
+def stage_label(stage: str) -> str:
+    """A funnel step in words (reports.charts.stage_label)."""
+    return charts.stage_label(stage)
 
 
 @register.filter
