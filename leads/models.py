@@ -6,7 +6,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 
 class Stage(models.TextChoices):
@@ -478,9 +480,11 @@ class ImportJob(models.Model):
     created_count = models.PositiveIntegerField(_("created"), default=0)
     updated_count = models.PositiveIntegerField(_("updated"), default=0)
     rejected_count = models.PositiveIntegerField(_("rejected"), default=0)
-    # The first problems (leads.importing.problem_record: line, column, reason); a rejected
-    # row may have several, rejected_count counts rows.
+    # The first rejections with line numbers; the count above is the full total, and every
+    # rejected row is an ImportProblem.
     errors = models.JSONField(_("errors"), default=list, blank=True)
+    # The file's header line, so the rejected rows download with their own column names.
+    header = models.JSONField(_("header"), default=list, blank=True)
     failure = models.TextField(_("failure"), blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -498,3 +502,44 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+    @property
+    def status_text(self) -> str:
+        """The status in words, with the rejections when there were any: a job whose every
+        row was rejected must not read as a plain "Done"."""
+        if self.status == self.Status.DONE and self.rejected_count:
+            if not (self.created_count or self.updated_count):
+                return _("Done, nothing imported: all %(count)s rows rejected") % {
+                    "count": number_format(self.rejected_count, force_grouping=True)
+                }
+            return ngettext(
+                "Done, %(count)s rejected", "Done, %(count)s rejected", self.rejected_count
+            ) % {"count": number_format(self.rejected_count, force_grouping=True)}
+        return str(self.get_status_display())
+
+
+class ImportProblem(models.Model):
+    """One rejected row of an import, kept whole: every one, not only the first shown."""
+
+    job = models.ForeignKey(
+        ImportJob, verbose_name=_("import"), on_delete=models.CASCADE, related_name="problems"
+    )
+    line = models.PositiveIntegerField(_("line"))
+    # The file's column names to blame, comma-separated ("" when no one column is).
+    column = models.CharField(_("column"), max_length=1000, blank=True)
+    reason = models.TextField(_("reason"))
+    # {mapping target: [reasons]}: what the rejected-rows file and tools read.
+    errors = models.JSONField(_("errors"), default=dict, blank=True)
+    # The row's lead was imported; only the history steps named in `errors` were left out.
+    row_imported = models.BooleanField(_("lead imported"), default=False)
+    # The row's cells as the file has them, in the order of the job's header.
+    cells = models.JSONField(_("row"), default=list, blank=True)
+
+    class Meta:
+        ordering = ["job", "line", "id"]
+        verbose_name = _("import problem")
+        verbose_name_plural = _("import problems")
+        indexes = [models.Index(fields=["job", "line"], name="importproblem_job_line_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}:{self.line}"

@@ -10,4 +10,5 @@ urlpatterns = [
     path("import/", views.import_start, name="import"),
     path("import/<int:job_id>/", views.import_detail, name="import_detail"),
     path("import/<int:job_id>/status/", views.import_status, name="import_status"),
+    path("import/<int:job_id>/rejected.csv", views.import_problems_csv, name="import_problems"),
 ]

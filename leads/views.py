@@ -2,6 +2,7 @@ import csv
 import datetime as dt
 import functools
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from django import forms
@@ -15,6 +16,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.http import content_disposition_header
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -260,7 +262,7 @@ def _import_status(job: ImportJob) -> dict:
         percent = min(100, job.processed_rows * 100 // job.total_rows)
     return {
         "status": job.status,
-        "status_label": job.get_status_display(),
+        "status_label": job.status_text,
         "finished": job.status in (ImportJob.Status.DONE, ImportJob.Status.FAILED),
         "total_rows": job.total_rows,
         "processed_rows": job.processed_rows,
@@ -275,11 +277,50 @@ def _import_status(job: ImportJob) -> dict:
 @permission_required("leads.import_leads", raise_exception=True)
 def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(ImportJob.objects.select_related("created_by"), pk=job_id)
+    problems = list(job.problems.all()[:PROBLEMS_SHOWN])
     return render(
         request,
         "leads/import_detail.html",
-        {"job": job, "status": _import_status(job), "shown_errors": len(job.errors)},
+        {
+            "job": job,
+            "status": _import_status(job),
+            # Jobs from before problems were stored keep their first rejections in `errors`.
+            "problems": problems or job.errors[:PROBLEMS_SHOWN],
+            "shown_errors": len(problems or job.errors[:PROBLEMS_SHOWN]),
+            "can_download": job.problems.exists(),
+        },
     )
+
+
+PROBLEMS_SHOWN = 100
+
+
+@login_required
+@permission_required("leads.import_leads", raise_exception=True)
+def import_problems_csv(request: HttpRequest, job_id: int) -> HttpResponseBase:
+    """Every rejected row with its line, column and reason beside the row as the file had
+    it, in the file's own columns: fix the rows in Excel and import this file again."""
+    job = get_object_or_404(ImportJob, pk=job_id)
+    writer = csv.writer(_Echo())
+    width = len(job.header)
+
+    def rows() -> Iterator[str]:
+        yield "\ufeff" + writer.writerow(
+            [_("Import line"), _("Import column"), _("Import reason"), *job.header]
+        )
+        for problem in job.problems.order_by("line", "id").iterator(chunk_size=2000):
+            cells = list(problem.cells)[:width] if width else list(problem.cells)
+            reason = problem.reason
+            if problem.row_imported:
+                reason = _("Lead imported without this step: %(reason)s") % {"reason": reason}
+            yield writer.writerow([problem.line, problem.column, reason, *cells])
+
+    stem = Path(job.original_name).stem or "import"
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        content_disposition_header(as_attachment=True, filename=f"{stem}-rejected.csv") or ""
+    )
+    return response
 
 
 @login_required

@@ -72,7 +72,7 @@ from .mapping import (
     shipped_mapping_load,
     shipped_mappings,
 )
-from .reading import csv_check, upload_check
+from .reading import Rejection, csv_check, upload_check
 from .writing import CHUNK_SIZE, ImportReport, import_csv
 
 __all__ = [
@@ -83,6 +83,7 @@ __all__ = [
     "ImportMapping",
     "ImportReport",
     "MappingError",
+    "Rejection",
     "csv_check",
     "import_csv",
     "import_job_create",

@@ -13,8 +13,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import ImportJob
+from ..models import ImportJob, ImportProblem
 from .mapping import ImportFailed, mapping_load
+from .reading import Rejection
 from .writing import ImportReport, import_csv
 
 # Jobs --------------------------------------------------------------------------------------
@@ -42,10 +43,32 @@ def _job_progress(job_id: int) -> Callable[[ImportReport], None]:
             updated_count=report.updated,
             rejected_count=report.rejected,
             errors=report.errors,
+            header=report.header,
             heartbeat_at=timezone.now(),
         )
 
     return save
+
+
+def _job_rejections(job_id: int) -> Callable[[list[Rejection]], None]:
+    def store(rejected: list[Rejection]) -> None:
+        ImportProblem.objects.bulk_create(
+            [
+                ImportProblem(
+                    job_id=job_id,
+                    line=r.line,
+                    column=", ".join(c for c in r.columns if c)[:1000],
+                    reason=r.reason,
+                    errors=r.errors,
+                    cells=r.cells,
+                    row_imported=r.row_imported,
+                )
+                for r in rejected
+            ],
+            batch_size=500,
+        )
+
+    return store
 
 
 # A job that showed no progress for this long lost its worker; imports are idempotent
@@ -87,12 +110,15 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
     if claimed != 1:
         return None
     job = ImportJob.objects.get(pk=job_id)
+    # A job taken over from a dead worker starts again from the first row.
+    ImportProblem.objects.filter(job_id=job_id).delete()
     try:
         import_csv(
             open_file=lambda: job.file.storage.open(job.file.name, "rb"),
             mapping=mapping_load(job.mapping),
             progress=_job_progress(job.pk),
             context={"import_job": job.pk},
+            rejections=_job_rejections(job.pk),
         )
     except ImportFailed as exc:
         _job_finish(job, ImportJob.Status.FAILED, exc.message)

@@ -63,22 +63,6 @@ class ImportFailed(Exception):
         return str(self.args[0]) if self.args else ""
 
 
-@dataclass(frozen=True)
-class Problem:
-    """Something wrong in one cell of a row: the whole row is left out (`row_rejected`, a
-    lead field is wrong) or only one step of its history (the lead and its other steps
-    are imported)."""
-
-    line: int
-    field: str
-    message: str
-    row_rejected: bool
-
-    @property
-    def reason(self) -> str:
-        return f"{self.field}: {self.message}" if self.field else self.message
-
-
 class MappingError(ImportFailed):
     """The mapping itself is wrong; the message names the mapping key."""
 
@@ -112,15 +96,6 @@ class ImportMapping:
     def used_columns(self) -> list[str]:
         names = [spec.column for spec in self.columns] + self.template_columns
         return list(dict.fromkeys(names))
-
-    def column_for(self, field: str) -> str:
-        """The CSV column that fills `field` ("" if none does), to name it in a problem."""
-        for spec in self.columns:
-            if spec.to == field:
-                return spec.column
-        if field == "email" and self.email_template:
-            return ", ".join(self.template_columns)
-        return ""
 
     def lead_update_fields(self) -> list[str]:
         """The Lead columns an import with this mapping can change."""

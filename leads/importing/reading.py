@@ -7,7 +7,7 @@ import csv
 import datetime as dt
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import IO, Any
 
@@ -26,7 +26,6 @@ from .mapping import (
     REASON_FIELD,
     ImportFailed,
     ImportMapping,
-    Problem,
     _quote,
     mapping_check_header,
 )
@@ -133,8 +132,29 @@ class _Row:
     data: dict[str, Any]
     # (mapping field, stage, at, reason) in lifecycle order.
     events: list[tuple[str, str, dt.datetime, str]]
-    # History steps left out (bad dates, a rejection without its reason); the row stays.
-    problems: list[Problem]
+    # The row as the file has it, for the rejected-rows download.
+    cells: list[str]
+    # History steps that cannot be read (a bad date, a rejection without its reason): left
+    # out, while the lead and its other steps are imported. {mapping field: reasons}.
+    step_errors: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class Rejection:
+    """A row that imported nothing: where, which columns, why, and the row as it was; or,
+    with `row_imported`, a row whose lead was imported without the history steps named."""
+
+    line: int
+    # The mapping's targets ("email", "custom.visits", "mql_at") and their reasons.
+    errors: dict[str, list[str]]
+    cells: list[str]
+    # The file's column names for the targets ("" where no single column is to blame).
+    columns: list[str]
+    row_imported: bool = False
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(f"{name}: {' '.join(reasons)}" for name, reasons in self.errors.items())
 
 
 def _convert(raw: str, kind: str) -> Any:
@@ -193,14 +213,36 @@ class _RowReader:
             (match.group(0), index[match.group(1)])
             for match in _TEMPLATE_FIELD.finditer(mapping.email_template)
         ]
+        self.column_of = {spec.to: spec.column for spec in mapping.columns}
+        if "email" not in self.column_of and self.template:
+            self.column_of["email"] = ", ".join(
+                dict.fromkeys(m.group(1) for m in _TEMPLATE_FIELD.finditer(mapping.email_template))
+            )
+
+    def rejection(
+        self,
+        line: int,
+        cells: list[str],
+        errors: dict[str, list[str]],
+        *,
+        row_imported: bool = False,
+    ) -> Rejection:
+        columns = [self.column_of.get(name, "") for name in errors]
+        return Rejection(
+            line=line,
+            errors=errors,
+            cells=list(cells),
+            columns=columns,
+            row_imported=row_imported,
+        )
 
     def _cell(self, row: list[str], index: int, placeholders: frozenset[str]) -> str:
         value = row[index].strip()
         return "" if value in placeholders else value
 
-    def parse(self, line: int, row: list[str]) -> _Row | list[Problem]:
-        """A validated row (with the history steps it leaves out), or the problems that
-        reject it: a wrong lead field rejects the row, a wrong history step only the step."""
+    def parse(self, line: int, row: list[str]) -> _Row | Rejection:
+        """A validated row (with the history steps it leaves out), or why it is rejected: a
+        wrong lead field rejects the row, a wrong history step only the step."""
         errors: dict[str, list[str]] = {}
         data: dict[str, Any] = {}
         custom: dict[str, Any] = {}
@@ -239,10 +281,7 @@ class _RowReader:
             for name, reasons in flatten_errors(exc.detail).items():
                 errors.setdefault(name, []).extend(reasons)
         if errors:
-            return [
-                Problem(line=line, field=name, message=" ".join(reasons), row_rejected=True)
-                for name, reasons in errors.items()
-            ]
+            return self.rejection(line, row, errors)
         step_errors: dict[str, list[str]] = {}
         events = self._history(history, step_errors)
         return _Row(
@@ -250,10 +289,8 @@ class _RowReader:
             key=email_key(validated["email"]),
             data=validated,
             events=events,
-            problems=[
-                Problem(line=line, field=name, message=" ".join(reasons), row_rejected=False)
-                for name, reasons in step_errors.items()
-            ],
+            cells=row,
+            step_errors=step_errors,
         )
 
     def _history(

@@ -22,8 +22,8 @@ from ..services import (
     notify_lead_changed,
     transition_problem,
 )
-from .mapping import ImportFailed, ImportMapping, Problem
-from .reading import _records, _Row, _RowReader, csv_check
+from .mapping import ImportFailed, ImportMapping
+from .reading import Rejection, _records, _Row, _RowReader, csv_check
 
 CHUNK_SIZE = 500
 MAX_ERRORS = 1000
@@ -33,31 +33,24 @@ MAX_ERRORS = 1000
 
 
 def _plan_history(
-    lead: Lead, row: _Row, present: set
-) -> tuple[list[tuple[str, str, dt.datetime, str]], list[Problem]]:
+    lead: Lead, events: list[tuple[str, str, dt.datetime, str]], present: set
+) -> tuple[list[tuple[str, str, dt.datetime, str]], dict[str, list[str]]]:
     """The events still to record, checked with the rules lead_transition applies to
-    history; a step they refuse is left out and reported, the others are kept."""
-    if not row.events:
-        return [], []
+    history; a step they refuse is left out and returned ({mapping field: reasons}), the
+    others are kept."""
     probe = Lead(stage=lead.stage, stage_changed_at=lead.stage_changed_at)
-    plan, problems = [], []
-    for name, stage, at, reason in row.events:
+    plan = []
+    left_out: dict[str, list[str]] = {}
+    for name, stage, at, reason in events:
         if (stage, at) in present:
             continue
         problem = transition_problem(lead=probe, to_stage=stage, at=at, history=True)
         if problem is not None:
-            problems.append(
-                Problem(
-                    line=row.line,
-                    field=name,
-                    message=" ".join(problem.messages),
-                    row_rejected=False,
-                )
-            )
+            left_out[name] = list(problem.messages)
             continue
         plan.append((name, stage, at, reason))
         probe.stage, probe.stage_changed_at = stage, at
-    return plan, problems
+    return plan, left_out
 
 
 def _update_rows(leads: list[Lead], fields: list[str]) -> None:
@@ -89,11 +82,11 @@ def _update_rows(leads: list[Lead], fields: list[str]) -> None:
 class _ChunkResult:
     created: int = 0
     updated: int = 0
-    problems: list[Problem] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
 
 
 def _write_chunk(
-    rows: list[_Row], update_fields: list[str], context: Mapping[str, Any]
+    rows: list[_Row], update_fields: list[str], context: Mapping[str, Any], reader: _RowReader
 ) -> _ChunkResult:
     result = _ChunkResult()
     now = timezone.now()
@@ -119,8 +112,13 @@ def _write_chunk(
             created = lead is None
             if lead is None:
                 lead = Lead(email=row.data["email"])
-            plan, problems = _plan_history(lead, row, present[lead.pk] if lead.pk else set())
-            result.problems += row.problems + problems
+            plan, left_out = _plan_history(lead, row.events, present[lead.pk] if lead.pk else set())
+            if row.step_errors or left_out:
+                result.rejections.append(
+                    reader.rejection(
+                        row.line, row.cells, {**row.step_errors, **left_out}, row_imported=True
+                    )
+                )
             lead_apply(lead=lead, data=row.data, now=now)
             leads[row.key] = touched[row.key] = lead
             if plan:
@@ -149,33 +147,36 @@ def _write_chunk(
     return result
 
 
-def problem_record(problem: Problem, mapping: ImportMapping) -> dict[str, Any]:
-    """A problem as stored and written: {"line": 7, "column": "Won date", "field": "sql_at",
-    "message": "...", "reason": "sql_at: ...", "row_rejected": false}."""
-    return {
-        "line": problem.line,
-        "column": mapping.column_for(problem.field),
-        "field": problem.field,
-        "message": problem.message,
-        "reason": problem.reason,
-        "row_rejected": problem.row_rejected,
-    }
-
-
 @dataclass
 class ImportReport:
     total_rows: int = 0
     processed_rows: int = 0
     created: int = 0
     updated: int = 0
-    # Rows left out whole (a lead field is wrong).
+    # Rows that imported nothing (a lead field is wrong).
     rejected: int = 0
-    # Problems of any kind, and those in the history of rows that were imported (each
-    # leaves a step out, or a cell unused); the row's lead and other steps are imported.
-    problems: int = 0
+    # Rows imported without some of their history steps (a date that is not one, an SQL
+    # dated before its MQL, a rejection without its reason).
     history_problems: int = 0
-    # The first MAX_ERRORS problems (problem_record); the import's `on_problem` gets all.
+    # The first MAX_ERRORS problem rows: {"line": 7, "column": "E-mail", "reason": "email:
+    # Enter a valid ...", "row_imported": false}; every one goes to import_csv's `rejections`.
     errors: list[dict[str, Any]] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)
+
+    def reject(self, rejection: Rejection) -> None:
+        if rejection.row_imported:
+            self.history_problems += 1
+        else:
+            self.rejected += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(
+                {
+                    "line": rejection.line,
+                    "column": ", ".join(c for c in rejection.columns if c),
+                    "reason": rejection.reason,
+                    "row_imported": rejection.row_imported,
+                }
+            )
 
 
 def import_csv(
@@ -185,18 +186,18 @@ def import_csv(
     progress: Callable[[ImportReport], None] | None = None,
     chunk_size: int = CHUNK_SIZE,
     context: Mapping[str, Any] | None = None,
-    on_problem: Callable[[dict[str, Any]], None] | None = None,
+    rejections: Callable[[list[Rejection]], None] | None = None,
 ) -> ImportReport:
     """Import a CSV file; `open_file` opens it in binary mode (it is read twice).
 
     Raises ImportFailed (nothing written) when the file or mapping is unusable. `progress`
-    is called after pass 1 and after every chunk; `on_problem` with every problem
-    (problem_record), in line order within each chunk, where the report keeps the first
-    MAX_ERRORS.
+    is called after pass 1 and after every chunk; `rejections` with each chunk's rejected
+    rows and rows imported without some history steps (`row_imported`), in line order,
+    before `progress`, so a store of them is never behind the counts.
     """
     with open_file() as binary:
         header, total = csv_check(binary, mapping)
-    report = ImportReport(total_rows=total)
+    report = ImportReport(total_rows=total, header=list(header))
     if progress:
         progress(report)
     reader = _RowReader(mapping, header)
@@ -207,7 +208,7 @@ def import_csv(
         next(records)  # the header
         while chunk := list(islice(records, chunk_size)):
             rows: list[_Row] = []
-            problems: list[Problem] = []
+            rejected: list[Rejection] = []
             for line, cells in chunk:
                 if len(cells) != len(header):  # the file changed since pass 1
                     raise ImportFailed(
@@ -215,30 +216,25 @@ def import_csv(
                         % {"line": line, "n": len(cells), "width": len(header)}
                     )
                 parsed = reader.parse(line, cells)
-                if isinstance(parsed, list):
-                    problems += parsed
-                    report.rejected += 1
+                if isinstance(parsed, Rejection):
+                    rejected.append(parsed)
                 else:
                     rows.append(parsed)
             if rows:
                 try:
-                    result = _write_chunk(rows, update_fields, context)
+                    result = _write_chunk(rows, update_fields, context, reader)
                 except IntegrityError:
                     # Someone else created one of these e-mails meanwhile; the chunk rolled
                     # back whole, and a second pass finds their rows and updates them.
-                    result = _write_chunk(rows, update_fields, context)
+                    result = _write_chunk(rows, update_fields, context, reader)
                 report.created += result.created
                 report.updated += result.updated
-                problems += result.problems
-            for problem in sorted(problems, key=lambda p: p.line):
-                record = problem_record(problem, mapping)
-                report.problems += 1
-                if not problem.row_rejected:
-                    report.history_problems += 1
-                if len(report.errors) < MAX_ERRORS:
-                    report.errors.append(record)
-                if on_problem is not None:
-                    on_problem(record)
+                rejected += result.rejections
+            rejected.sort(key=lambda r: r.line)
+            for rejection in rejected:
+                report.reject(rejection)
+            if rejections and rejected:
+                rejections(rejected)
             report.processed_rows += len(chunk)
             if progress:
                 progress(report)

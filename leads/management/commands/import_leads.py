@@ -16,6 +16,7 @@ from leads.importing import (
     ImportFailed,
     ImportReport,
     MappingError,
+    Rejection,
     import_csv,
     mapping_load,
     shipped_mapping_load,
@@ -66,27 +67,24 @@ class Command(BaseCommand):
                     progress=self._progress,
                     chunk_size=max(1, options["chunk_size"]),
                     context={"import_file": path.name},
-                    on_problem=on_problem,
+                    rejections=on_problem,
                 )
             except ImportFailed as exc:
                 raise CommandError(f"{path}: {exc.message}") from None
         self._report(report, errors_path)
 
-    def _problem_writer(self, file: Any) -> Callable[[dict[str, Any]], None]:
+    def _problem_writer(self, file: Any) -> Callable[[list[Rejection]], None]:
         writer = csv.writer(file)
         writer.writerow(["line", "column", "field", "problem", "outcome"])
         row_rejected, step_left_out = _("row not imported"), _("lead imported without this cell")
 
-        def write(record: dict[str, Any]) -> None:
-            writer.writerow(
-                [
-                    record["line"],
-                    record["column"],
-                    record["field"],
-                    record["message"],
-                    row_rejected if record["row_rejected"] else step_left_out,
-                ]
-            )
+        def write(problems: list[Rejection]) -> None:
+            for problem in problems:
+                outcome = step_left_out if problem.row_imported else row_rejected
+                for (name, reasons), column in zip(
+                    problem.errors.items(), problem.columns, strict=True
+                ):
+                    writer.writerow([problem.line, column, name, " ".join(reasons), outcome])
 
         return write
 
@@ -141,12 +139,11 @@ class Command(BaseCommand):
                     "reason": error["reason"],
                 }
             self.stdout.write(line)
-        if report.problems > REPORT_ERRORS:
-            self.stdout.write(_("… and %(n)d more.") % {"n": report.problems - REPORT_ERRORS})
+        # A row with problems is one line here; the errors file has a line per cell.
+        rows = report.rejected + report.history_problems
+        if rows > REPORT_ERRORS:
+            self.stdout.write(_("… and %(n)d more.") % {"n": rows - REPORT_ERRORS})
         if errors_path is not None:
-            self.stdout.write(
-                _("Every problem (%(n)d) is in %(path)s.")
-                % {"n": report.problems, "path": errors_path}
-            )
-        elif report.problems > REPORT_ERRORS:
+            self.stdout.write(_("Every problem is in %(path)s.") % {"path": errors_path})
+        elif rows > REPORT_ERRORS:
             self.stdout.write(_("--errors FILE writes them all."))
