@@ -299,6 +299,7 @@ CELERY_TASK_ROUTES = {
     "reports.tasks.reports_rebuild_task": {"queue": "bulk"},
     "scoring.tasks.nightly_rescore_task": {"queue": "sweeps"},
     "scoring.tasks.resume_stale_rescores_task": {"queue": "sweeps"},
+    "scoring.tasks.evidence_snapshot_task": {"queue": "sweeps"},
     "leads.tasks.import_jobs_resume_task": {"queue": "sweeps"},
     "sla.tasks.breach_sweep_task": {"queue": "sweeps"},
     "reports.tasks.lead_days_settle_task": {"queue": "sweeps"},
@@ -325,6 +326,12 @@ CELERY_BEAT_SCHEDULE = {
     "resume-stale-rescores": {
         "task": "scoring.tasks.resume_stale_rescores_task",
         "schedule": 60.0,
+    },
+    # The tuning evidence (last six months of MQLs) is ready when someone opens it: at 100,000
+    # MQLs computing it takes seconds, reading the snapshot milliseconds.
+    "tuning-evidence-snapshot": {
+        "task": "scoring.tasks.evidence_snapshot_task",
+        "schedule": 900.0,
     },
     # New leads reach the funnel's settled counts (newer ones are counted live meanwhile).
     "reports-settle-lead-days": {

@@ -19,7 +19,8 @@ from core.validation import RejectUnknownFields, storable_json
 from leads import selectors as lead_selectors
 from leads.models import StageEvent
 
-from . import selectors, services
+from . import selectors, services, tuning
+from .forms import TUNING_MAX_DAYS
 from .models import RescoreRun, Rule, RuleSetVersion
 
 VIEW = ("scoring.view_rulesetversion",)
@@ -308,6 +309,99 @@ def lead_score_payload(lead: Any) -> dict[str, Any]:
     }
 
 
+class TuningPeriodInput(RejectUnknownFields, serializers.Serializer):
+    start = serializers.DateField(required=False)
+    end = serializers.DateField(required=False)
+
+    class Meta:
+        ref_name = "TuningPeriodInput"
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start, end = attrs.get("start"), attrs.get("end")
+        if bool(start) != bool(end):
+            raise serializers.ValidationError(
+                {"start" if not start else "end": _("Give both days, or neither.")}
+            )
+        if start and end:
+            if start > end:
+                raise serializers.ValidationError(
+                    {"end": _("The end must not be before the start.")}
+                )
+            if (end - start).days > TUNING_MAX_DAYS:
+                raise serializers.ValidationError({"start": _("Choose at most three years.")})
+        return attrs
+
+
+def tuning_period_from(request: Request) -> tuning.Period:
+    serializer = TuningPeriodInput(data=request.query_params.dict())
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    if data.get("start"):
+        return tuning.period_from_dates(data["start"], data["end"])
+    return tuning.default_period()
+
+
+def _live_or_404() -> RuleSetVersion:
+    live = services.ruleset_live()
+    if live is None:
+        raise NotFound(_("Nothing is live yet."))
+    return live
+
+
+class RuleEvidenceOutput(serializers.Serializer):
+    rule_id = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    points = serializers.IntegerField()
+    fired = serializers.IntegerField()
+    fire_rate = serializers.FloatField(allow_null=True)
+    fired_sqls = serializers.IntegerField()
+    fired_sql_rate = serializers.FloatField(allow_null=True)
+    fired_ci = serializers.ListField(child=serializers.FloatField(), allow_null=True)
+    not_fired = serializers.IntegerField()
+    not_fired_sqls = serializers.IntegerField()
+    not_fired_sql_rate = serializers.FloatField(allow_null=True)
+    not_fired_ci = serializers.ListField(child=serializers.FloatField(), allow_null=True)
+    rejected_fired = serializers.IntegerField()
+    rejected_share = serializers.FloatField(allow_null=True)
+    flags = serializers.ListField(child=serializers.CharField())
+
+    class Meta:
+        ref_name = "RuleEvidence"
+
+
+class EvidenceOutput(serializers.Serializer):
+    version = serializers.IntegerField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    mqls = serializers.IntegerField()
+    sqls = serializers.IntegerField()
+    sql_rate = serializers.FloatField(allow_null=True)
+    rejected = serializers.IntegerField()
+    rules = RuleEvidenceOutput(many=True)
+
+    class Meta:
+        ref_name = "TuningEvidence"
+
+
+class TuningEvidenceApi(ApiView):
+    required_perms = {"GET": VIEW}
+
+    @extend_schema(
+        tags=["scoring"],
+        parameters=[TuningPeriodInput],
+        responses={200: EvidenceOutput, 404: None, **READ_ERRORS},
+        description="Per rule of the live version, over the MQLs of a period (default: the "
+        "last six calendar months): how often it fired, the SQL rate where it fired and where "
+        "it did not (95% Wilson intervals), the share of rejected MQLs it fired for, and flags "
+        "(never_fires, nearly_everyone, sign_disagrees).",
+    )
+    def get(self, request: Request) -> Response:
+        period = tuning_period_from(request)
+        live = _live_or_404()
+        return Response(EvidenceOutput(tuning.evidence(version=live, period=period)).data)
+
+
 urlpatterns = [
     path("scoring/versions/", VersionListApi.as_view(), name="api-scoring-versions"),
     path("scoring/versions/<int:number>/", VersionDetailApi.as_view(), name="api-scoring-version"),
@@ -320,5 +414,6 @@ urlpatterns = [
     path("scoring/draft/approve/", DraftApproveApi.as_view(), name="api-scoring-approve"),
     path("scoring/draft/publish/", DraftPublishApi.as_view(), name="api-scoring-publish"),
     path("scoring/runs/<int:run_id>/", RunApi.as_view(), name="api-scoring-run"),
+    path("scoring/tuning/evidence/", TuningEvidenceApi.as_view(), name="api-scoring-evidence"),
     path("leads/<int:lead_id>/score/", LeadScoreApi.as_view(), name="api-lead-score"),
 ]

@@ -863,3 +863,87 @@ WHERE l.stage IN (%s, %s) AND l.id BETWEEN %s AND %s
 ORDER BY l.id
 """
     return sql, params
+
+
+def rule_hits_cte(
+    ruleset: CompiledRuleSet, connection: Any, *, cohort_sql: str, cohort_params: list
+) -> tuple[str, list, list[CompiledRule]]:
+    """`WITH q AS (cohort), acts AS (...), hits AS (q.*, h0..hn)`: whether each rule fired for
+    each lead of a cohort at the cohort's moment.
+
+    The cohort has a column `lead_id` and a column `at`; only activities up to `at` count, a
+    window reaches back from `at`. Fit and exclusion rules read the lead's current attributes
+    (attribute history is not kept). A behaviour rule fires when it counts at least one
+    (or K) matching activities, a fast-track rule on one. Returns the SQL, its parameters and
+    the rules in the order of the columns h0..hn.
+    """
+    d = _Dialect(connection)
+    rules = [*ruleset.fit, *ruleset.behaviour, *ruleset.exclusion, *ruleset.fast_track]
+    activity_rules = [r for r in rules if r.kind in ("behaviour", "fast_track")]
+    kinds = sorted({r.activity_kind for r in activity_rules})
+    prop_names = sorted({c.field for r in activity_rules for c in r.property_conditions})
+    props = {name: f"a.p{j}" for j, name in enumerate(prop_names)}
+    prop_cols, prop_params = [], []
+    for j, name in enumerate(prop_names):
+        text, p = d.json_text("a.properties", name)
+        prop_cols.append(f"{text} AS p{j}")
+        prop_params += p
+    match_cols, match_params, agg_cols = [], [], []
+    for i, rule in enumerate(activity_rules):
+        match, p = _activity_match_sql(
+            d, dataclasses.replace(rule, window_days=None), _EPOCH, props
+        )
+        if rule.window_days is not None:
+            if d.pg:
+                match += " AND a.occurred_at >= a.q_at - (%s * interval '1 day')"
+            else:
+                match += " AND julianday(a.occurred_at) >= julianday(a.q_at) - %s"
+            p = [*p, rule.window_days]
+        match_cols.append(f"CASE WHEN {match} THEN 1 ELSE 0 END AS m{i}")
+        match_params += p
+        agg_cols.append(f"SUM(m.m{i}) AS n{i}")
+    kind_filter = f"a.kind IN ({', '.join(['%s'] * len(kinds))})" if kinds else "1 = 0"
+    fence = d.fence()
+    acts_sql = f"""
+    SELECT m.lead_id, {", ".join(agg_cols) or "COUNT(*) AS n"}
+    FROM (
+        SELECT a.lead_id{"".join(", " + c for c in match_cols)}
+        FROM (
+            SELECT a.lead_id, a.kind, a.occurred_at, q.at AS q_at
+                {"".join(", " + c for c in prop_cols)}
+            FROM q JOIN leads_activity a ON a.lead_id = q.lead_id
+            WHERE a.occurred_at <= q.at AND {kind_filter}{fence}
+        ) a{fence}
+    ) m
+    GROUP BY m.lead_id"""
+    acts_params = [*match_params, *prop_params, *kinds]
+
+    hit_cols, hit_params = [], []
+    act_index = {id(r): i for i, r in enumerate(activity_rules)}
+    for h, rule in enumerate(rules):
+        if rule.kind in ("fit", "exclusion"):
+            sql, p = _lead_condition_sql(d, rule.lead_condition)
+            hit_cols.append(f"CASE WHEN {sql} THEN 1 ELSE 0 END AS h{h}")
+            hit_params += p
+        else:
+            i = act_index[id(rule)]
+            hit_cols.append(f"CASE WHEN coalesce(acts.n{i}, 0) >= %s THEN 1 ELSE 0 END AS h{h}")
+            hit_params.append(max(1, rule.min_count or 0) if rule.kind == "behaviour" else 1)
+    sql = f"""
+WITH q AS ({cohort_sql}
+),
+acts AS ({acts_sql}
+),
+hits AS (
+    SELECT q.*{"".join(", " + c for c in hit_cols)}
+    FROM q
+    JOIN leads_lead l ON l.id = q.lead_id
+    LEFT JOIN leads_company c ON c.id = l.company_id
+    LEFT JOIN acts ON acts.lead_id = q.lead_id{fence}
+)
+"""
+    return sql, [*cohort_params, *acts_params, *hit_params], rules
+
+
+# Windows in rule_hits_cte reach back from each lead's own moment, not from a clock.
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -48,6 +48,11 @@ class SettingsForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # 60 rather than 60.0 in the inputs.
+        for name in ("mql_threshold", "decay_half_life_days"):
+            value = self.initial.get(name)
+            if isinstance(value, float) and value.is_integer():
+                self.initial[name] = int(value)
         half_life = cast(forms.FloatField, self.fields["decay_half_life_days"])
         half_life.widget.attrs.update(min="0.1", step="any")
         self.fields["mql_threshold"].widget.attrs.update(step="any")
@@ -74,7 +79,7 @@ class RuleForm(forms.Form):
     """One rule of the draft. Only the inputs that the kind and operator use are read."""
 
     kind = forms.ChoiceField(label=_("Kind"), choices=Rule.Kind.choices)
-    name = forms.CharField(label=_("Name"), max_length=200)
+    name = forms.CharField(label=_("Rule name"), max_length=200)
     field = forms.ChoiceField(label=_("Field"), required=False)
     operator = forms.ChoiceField(
         label=_("Operator"), required=False, choices=[("", "—"), *Rule.Operator.choices]
@@ -303,3 +308,30 @@ class RuleForm(forms.Form):
             for message in errors:
                 out.append(f"{label}: {message}" if label else str(message))
         return out
+
+
+# The longest period the tuning pages look at: beyond it the model and the market have moved.
+TUNING_MAX_DAYS = 3 * 366
+
+
+class TuningPeriodForm(forms.Form):
+    """The period of MQLs the evidence is taken from (both days included)."""
+
+    start = forms.DateField(
+        label=_("MQLs from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            if start > end:
+                self.add_error("end", _("The end must not be before the start."))
+            elif (end - start).days > TUNING_MAX_DAYS:
+                self.add_error("start", _("Choose at most three years."))
+        elif start or end:
+            self.add_error("start" if not start else "end", _("Give both days, or neither."))
+        return data

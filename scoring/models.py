@@ -210,3 +210,20 @@ class RescoreRun(models.Model):
             return None
         elapsed = (timezone.now() - self.started_at).total_seconds()
         return max(0.0, elapsed / self.done * (self.total - self.done))
+
+
+class EvidenceSnapshot(models.Model):
+    """The tuning cohort of one period as hit patterns (scoring.tuning.cohort_patterns), kept
+    so that the evidence page and the API answer from it while the history has not moved.
+
+    `key` names the version and the period; `fingerprint` the state of the history it was
+    computed from. Any process may recompute and replace it; the newest write wins."""
+
+    key = models.CharField(max_length=120, unique=True)
+    version = models.ForeignKey(RuleSetVersion, on_delete=models.CASCADE, related_name="+")
+    fingerprint = models.CharField(max_length=200)
+    patterns = models.JSONField(default=list)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.key

@@ -26,3 +26,11 @@ def resume_stale_rescores_task() -> list[int]:
 @shared_task
 def nightly_rescore_task() -> None:
     services.nightly_rescore()
+
+
+@shared_task
+def evidence_snapshot_task() -> bool:
+    """Keeps the tuning evidence of the live version's default period ready."""
+    from . import tuning
+
+    return tuning.snapshot_refresh()

@@ -10,6 +10,7 @@ urlpatterns = [
     path("versions/<int:number>/", views.version_detail, name="version"),
     path("compare/", views.compare, name="compare"),
     path("draft/preview/", views.preview, name="preview"),
+    path("tuning/", views.tuning_page, name="tuning"),
     *signoff_urls(views.AGREEMENT),
     path("draft/comment/", views.draft_comment, name="draft_comment"),
     path("draft/", views.draft_edit, name="draft_edit"),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import messages
@@ -8,14 +9,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from signoff.views import Agreement
 
-from . import charts, selectors, services
-from .forms import CommentForm, RuleForm, SettingsForm
+from . import charts, selectors, services, tuning
+from .forms import CommentForm, RuleForm, SettingsForm, TuningPeriodForm
 from .models import Approval, DraftComment, RescoreRun, Rule, RuleSetVersion
 
 view_rules = permission_required("scoring.view_rulesetversion", raise_exception=True)
@@ -335,3 +337,26 @@ def rule_move(request: HttpRequest, rule_id: int) -> HttpResponse:
                 services.rule_update(rule=sibling, data={"position": position}, user=request.user)
         _say_withdrawn(request, had, draft)
     return redirect(reverse("scoring:draft_edit") + f"#rule-{rule.pk}")
+
+
+def tuning_period(form: TuningPeriodForm) -> tuning.Period:
+    """The form's period when it is valid and given, else the default (last six months)."""
+    if form.is_valid() and form.cleaned_data.get("start"):
+        return tuning.period_from_dates(form.cleaned_data["start"], form.cleaned_data["end"])
+    return tuning.default_period()
+
+
+@login_required
+@view_rules
+def tuning_page(request: HttpRequest) -> HttpResponse:
+    live = services.ruleset_live()
+    form = TuningPeriodForm(request.GET or None)
+    context: dict[str, Any] = {"live": live, "form": form}
+    if form.is_bound and not form.is_valid():
+        return render(request, "scoring/tuning.html", context, status=400)
+    period = tuning_period(form)
+    context["period"] = period
+    context["last_day"] = timezone.localtime(period.end - dt.timedelta(microseconds=1)).date()
+    if live is not None:
+        context["evidence"] = tuning.evidence(version=live, period=period)
+    return render(request, "scoring/tuning.html", context)

@@ -244,8 +244,16 @@ class SlaDraftForm(SlaVersionForm):
             (code, f"{info['name']} ({code})") for code, info in countries.items()
         ]
         self.fields["holiday_country"].help_text = ""
-        for name in ("accept_within_hours", "first_contact_hours", "hot_score"):
+        for name in (
+            "accept_within_hours",
+            "first_contact_hours",
+            "hot_score",
+            "min_acceptance_rate",
+        ):
             self.fields[name].widget.attrs.update(step="any")
+            value = self.initial.get(name)
+            if isinstance(value, float) and value.is_integer():
+                self.initial[name] = int(value)
         self.fields["min_acceptance_rate"].widget.attrs.update(step="any", min="0", max="100")
 
 

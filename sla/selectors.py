@@ -3,9 +3,11 @@ the agreement in plain words and its change history."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, When
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leads.models import Activity, Lead, Stage, StageEvent, reason_label
@@ -283,3 +285,79 @@ def sla_change_history(*, limit: int = 50) -> list[dict[str, Any]]:
         )
     out.sort(key=lambda row: row["at"], reverse=True)
     return out[:limit]
+
+
+# --------------------------------------------------------------------------------------------
+# The draft editor's help: the coming public holidays and a worked example
+
+
+def upcoming_holidays(
+    *, country: str, subdivision: str = "", today: dt.date | None = None, language: str = ""
+) -> list[dict[str, Any]]:
+    """Public holidays of the next 12 months, with their names (in the user's language when
+    the holidays package has it). Empty for no country or one it does not know."""
+    import holidays
+
+    if not country:
+        return []
+    today = today or timezone.localdate()
+    end = (
+        today.replace(year=today.year + 1)
+        if not (today.month == 2 and today.day == 29)
+        else (today + dt.timedelta(days=365))
+    )
+    kwargs: dict[str, Any] = {"years": [today.year, today.year + 1]}
+    if subdivision:
+        kwargs["subdiv"] = subdivision.upper()
+    try:
+        found = holidays.country_holidays(country.upper(), **kwargs)
+        if language and language in getattr(found, "supported_languages", ()):
+            found = holidays.country_holidays(country.upper(), language=language, **kwargs)
+    except (NotImplementedError, KeyError, ValueError):
+        return []
+    return [
+        {"date": day, "name": name} for day, name in sorted(found.items()) if today <= day < end
+    ]
+
+
+def worked_example(*, version: SlaVersion, now: dt.datetime | None = None) -> dict[str, Any] | None:
+    """An MQL half an hour before closing on the last working day before a break (a Friday,
+    usually), and when it must be accepted and first contacted under this version's calendar.
+    Times are in the SLA's time zone."""
+    from zoneinfo import ZoneInfo
+
+    from .calendar import CalendarFieldError
+    from .services import calendar_for
+
+    try:
+        calendar = calendar_for(version)
+    except (CalendarFieldError, ValueError):
+        return None
+    zone = ZoneInfo(version.time_zone)
+    today = (now or timezone.now()).astimezone(zone).date()
+
+    def open_on(day: dt.date) -> bool:
+        opening = dt.datetime.combine(day, version.day_start, tzinfo=zone)
+        return calendar.is_open(opening + dt.timedelta(minutes=1))
+
+    days = [today + dt.timedelta(days=n) for n in range(1, 60)]
+    open_days = [d for d in days if open_on(d)]
+    if not open_days:
+        return None
+    chosen = next(
+        (d for d in open_days[:-1] if not open_on(d + dt.timedelta(days=1))), open_days[0]
+    )
+    closing = dt.datetime.combine(chosen, version.day_end, tzinfo=zone)
+    opening = dt.datetime.combine(chosen, version.day_start, tzinfo=zone)
+    mql_at = max(opening, closing - dt.timedelta(minutes=30))
+    accept = calendar.add(mql_at, dt.timedelta(hours=version.accept_within_hours))
+    hot = calendar.add(mql_at, dt.timedelta(minutes=version.first_contact_hot_minutes))
+    other = calendar.add(mql_at, dt.timedelta(hours=version.first_contact_hours))
+    return {
+        "zone": version.time_zone,
+        "mql_at": mql_at,
+        "accept_by": accept.astimezone(zone),
+        "hot_contact_by": hot.astimezone(zone),
+        "contact_by": other.astimezone(zone),
+        "accept_hours": version.accept_within_hours,
+    }

@@ -14,6 +14,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -438,6 +439,15 @@ def _editor(
             "form": form,
             "day_form": day_form,
             "closed_days": list(draft.closed_days.all()),
+            "example": selectors.worked_example(version=draft),
+            "holidays": selectors.upcoming_holidays(
+                country=draft.holiday_country,
+                subdivision=draft.holiday_subdivision,
+                language=(translation.get_language() or "en").split("-")[0],
+            ),
+            "countries": {
+                code: info["regions"] for code, info in forms.holiday_countries().items()
+            },
             "terms": {
                 "calendar": SlaVersion.CALENDAR_TERMS,
                 "sales": SlaVersion.SALES_TERMS,

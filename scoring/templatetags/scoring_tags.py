@@ -74,13 +74,32 @@ def condition_text(condition: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def _choice_labels(field: str, value: Any) -> Any:
+    """Codes of a field with choices (seniority) as their labels; yes/no for true/false."""
+    if field == "company.listed" and isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if "." in field:
+        return value
+    try:
+        choices = dict(cast(Field, Lead._meta.get_field(field)).flatchoices)
+    except FieldDoesNotExist:
+        return value
+    if not choices:
+        return value
+    if isinstance(value, list):
+        return [str(choices.get(v, v)) for v in value]
+    return str(choices.get(value, value))
+
+
 @register.filter
 def rule_condition(rule: Rule) -> str:
     """What a rule tests, in words."""
     if rule.kind in ("fit", "exclusion"):
         if rule.operator == "free_mail":
             return _operator_label(rule.operator)
-        parts = [field_label(rule.field), _operator_label(rule.operator)]
+        parts = [_operator_label(rule.operator)]
+        if rule.operator not in ("email_domain_in",):
+            parts.insert(0, field_label(rule.field))
         if rule.operator == "between" and isinstance(rule.value, list) and len(rule.value) == 2:
             parts.append(
                 _("%(low)s to %(high)s")
@@ -90,7 +109,7 @@ def rule_condition(rule: Rule) -> str:
                 }
             )
         elif rule.value not in (None, "", []):
-            parts.append(readable(rule.value))
+            parts.append(readable(_choice_labels(rule.field, rule.value)))
         return " ".join(parts)
     text = str(rule.get_activity_kind_display() or "—")
     if rule.property_conditions:

@@ -47,7 +47,7 @@ def test_marketing_and_sales_edit_approve_publish_and_watch_the_rescore(
     page.get_by_role("link", name="Edit rules").click()
     page.fill("#id_mql_threshold", "30")
     page.get_by_role("button", name="Save", exact=True).click()
-    page.get_by_role("link", name="Add a behaviour rule").click()
+    page.get_by_role("link", name="New behaviour rule").click()
     page.fill("#id_name", "Pricing page")
     page.select_option("#id_activity_kind", "page_view")
     page.fill("#id_c0_property", "url")

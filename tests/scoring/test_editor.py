@@ -157,7 +157,7 @@ def test_list_and_range_values_are_built_from_tags_and_two_numbers(client, alice
         (_fit(number=""), "Number", "Give a number."),
         (_fit(operator="between", low="10", high=""), "To", "Give a number."),
         (_fit(operator="between", low="10", high="5"), "From", "low end must not exceed"),
-        (_fit(name=""), "Name", "This field is required."),
+        (_fit(name=""), "Rule name", "This field is required."),
         (_fit(points="many"), "Points", "Enter a whole number."),
         (
             {"kind": "behaviour", "name": "B", "activity_kind": "", "points": "1"},

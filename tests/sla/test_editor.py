@@ -121,3 +121,33 @@ def test_the_service_refuses_unknown_terms_and_published_versions(alice, draft, 
     assert "status" in exc.value.message_dict
     with pytest.raises(ValidationError):
         services.sla_draft_update(version=sla, data={"accept_within_hours": 2}, user=alice)
+
+
+def test_the_worked_example_follows_hours_and_closed_days(client, alice, draft):
+    import time_machine
+
+    client.force_login(alice)
+    with time_machine.travel(dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.UTC), tick=False):
+        html = client.get(reverse("sla:draft_edit")).content.decode()
+        assert "An MQL at <b>Friday 17:30</b> must be accepted or rejected by" in html
+        assert '<b class="accept-by">Monday 12:30</b>' in html
+        client.post(reverse("sla:closed_day_add"), {"date": "2026-12-07", "name": "Offsite"})
+        html = client.get(reverse("sla:draft_edit")).content.decode()
+        assert '<b class="accept-by">Tuesday 12:30</b>' in html
+        client.post(reverse("sla:draft_edit"), _terms(draft, day_end="17:00", day_start="08:00"))
+        html = client.get(reverse("sla:draft_edit")).content.decode()
+        assert "An MQL at <b>Friday 16:30</b>" in html
+        assert '<b class="accept-by">Tuesday 11:30</b>' in html
+
+
+def test_the_next_twelve_months_of_public_holidays_are_listed(client, alice, draft):
+    import time_machine
+
+    client.force_login(alice)
+    with time_machine.travel(dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.UTC), tick=False):
+        html = client.get(reverse("sla:draft_edit")).content.decode()
+    assert "New Year&#x27;s Day" in html or "New Year's Day" in html
+    assert 'datetime="2027-01-01"' in html and 'datetime="2027-11-23"' in html
+    assert 'datetime="2027-12-31"' not in html
+    assert '<option value="Asia/Tokyo" selected>' in html
+    assert 'id="holiday-regions"' in html
