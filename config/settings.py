@@ -95,6 +95,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, so it sees the view's exceptions first: non-staff never get DEBUG's pages.
+    "core.errors.ErrorPagesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -8,6 +8,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from leads import views as lead_views
 
+# Error pages in the app's layout (core.errors; with DEBUG on, its middleware shows them to
+# everyone but staff).
+handler400 = "core.errors.bad_request"
+handler403 = "core.errors.permission_denied"
+handler404 = "core.errors.page_not_found"
+handler500 = "core.errors.server_error"
+
 urlpatterns = [
     # Pages outside our base template (the admin, API docs) still get the icon.
     path("favicon.ico", lambda request: redirect(static("favicon.svg"), permanent=True)),

@@ -62,6 +62,20 @@ def queue_for_team(*, team_id: int) -> list[Handoff]:
     return _rows(rows[:QUEUE_LIMIT])
 
 
+def assignment_away_from(*, user: Any, lead_id: int) -> Assignment | None:
+    """The reassignment that took this lead from `user`, when it is no longer theirs."""
+    latest = (
+        Assignment.objects.filter(lead_id=lead_id)
+        .select_related("user", "assigned_by")
+        .order_by("-at", "-id")
+        .first()
+    )
+    if latest is None or latest.user_id == user.pk:
+        return None
+    had_it = Assignment.objects.filter(lead_id=lead_id, user_id=user.pk).exists()
+    return latest if had_it else None
+
+
 def _rows(handoffs: QuerySet[Handoff]) -> list[Handoff]:
     rows = list(handoffs)
     ruleset = None

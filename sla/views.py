@@ -14,7 +14,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import formats, timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -31,10 +31,29 @@ from . import forms, selectors, services
 from .models import SlaApproval, SlaVersion
 
 
-def _stale(lead: Lead) -> str:
-    # The same words as leads.services.lead_transition's, so one translation serves both.
-    return _("This lead is now %(stage)s: someone else changed it first.") % {
-        "stage": lead.get_stage_display()
+def _stale(lead: Lead, user: Any) -> str:
+    """What changed the lead while this person looked at an older page, and who did it."""
+    event = lead.stage_events.select_related("actor").order_by("-at", "-id").first()
+    stage = lead.get_stage_display()
+    if event is None:
+        # The same words as leads.services.lead_transition's, so one translation serves both.
+        return _("This lead is now %(stage)s: someone else changed it first.") % {"stage": stage}
+    at = formats.date_format(timezone.localtime(event.at), "SHORT_DATETIME_FORMAT")
+    if event.actor_id is not None and event.actor_id == getattr(user, "pk", None):
+        return _("This lead is now %(stage)s: you changed it in your other tab (%(at)s).") % {
+            "stage": stage,
+            "at": at,
+        }
+    if event.actor is not None:
+        return _("This lead is now %(stage)s: %(person)s changed it first (%(at)s).") % {
+            "stage": stage,
+            "person": event.actor.get_full_name() or event.actor.get_username(),
+            "at": at,
+        }
+    return _("This lead is now %(stage)s: changed by %(origin)s (%(at)s).") % {
+        "stage": stage,
+        "origin": event.get_origin_display(),
+        "at": at,
     }
 
 
@@ -133,13 +152,40 @@ def _lead_for_action(request: HttpRequest, lead_id: int) -> Lead:
     return lead
 
 
-def _back(request: HttpRequest, lead: Lead) -> str:
+def _back(request: HttpRequest, lead: Lead | None) -> str:
     target = request.POST.get("next") or ""
     if target and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target
+    if lead is None:
+        return reverse("sla:queue")
     return reverse("leads:detail", args=[lead.pk])
+
+
+def _moved_away(request: HttpRequest, lead_id: int) -> HttpResponse | None:
+    """A click on a lead that was reassigned meanwhile: say to whom and by whom, not 404."""
+    lead = lead_selectors.lead_get_for_user(user=request.user, lead_id=lead_id)
+    if lead is not None and services.can_act(request.user, lead):
+        return None
+    moved = selectors.assignment_away_from(user=request.user, lead_id=lead_id)
+    if moved is None:
+        return None
+    values = {
+        "person": moved.user.get_full_name() or moved.user.get_username(),
+        "at": formats.date_format(timezone.localtime(moved.at), "SHORT_DATETIME_FORMAT"),
+    }
+    if moved.assigned_by is not None:
+        values["by"] = moved.assigned_by.get_full_name() or moved.assigned_by.get_username()
+        text = _("This lead was reassigned to %(person)s by %(by)s (%(at)s).") % values
+    else:
+        text = _("This lead was reassigned to %(person)s (%(at)s).") % values
+    messages.error(request, text)
+    target = _back(request, None)
+    # The lead page would now be a 404 for this person; the queue is where they were.
+    if target.startswith(reverse("leads:detail", args=[lead_id])):
+        target = reverse("sla:queue")
+    return redirect(target)
 
 
 def _field_label(form: django_forms.Form, field: str) -> str:
@@ -168,12 +214,18 @@ def _act(
     form_kwargs: dict[str, Any] | None = None,
 ) -> HttpResponse:
     """The shape of every action: check, validate, call the service, say what happened."""
+    moved = _moved_away(request, lead_id)
+    if moved is not None:
+        return moved
     lead = _lead_for_action(request, lead_id)
     back = _back(request, lead)
     # The services lock the row and re-check, but they expect the stage the lead is in now;
     # the stage this person saw is only in the form.
+    if stage_change and not request.POST.get("expected_stage"):
+        messages.error(request, _("This form is out of date: reload the page and try again."))
+        return redirect(back)
     if stage_change and request.POST.get("expected_stage") != lead.stage:
-        messages.error(request, _stale(lead))
+        messages.error(request, _stale(lead, request.user))
         return redirect(back)
     form = form_class(request.POST, **(form_kwargs or {}))
     if not form.is_valid():
@@ -185,7 +237,7 @@ def _act(
     except TransitionError as exc:
         fresh = Lead.objects.filter(pk=lead.pk).first()
         if getattr(exc, "code", None) == "stale" and fresh is not None:
-            messages.error(request, _stale(fresh))
+            messages.error(request, _stale(fresh, request.user))
         else:
             for message in exc.messages:
                 messages.error(request, message)

@@ -85,3 +85,31 @@ def test_a_rep_accepts_from_the_queue_and_acts_on_the_lead_page_without_sideways
     no_sideways_scroll(page)
     shot(page, f"day_lead_{width}")
     assert console_errors == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_rep_meets_error_pages_in_the_layout_without_debug_details(
+    page, live_server, console_errors, settings, bob, dave, width
+):
+    settings.DEBUG = True
+    page.set_viewport_size({"width": width, "height": 900})
+    theirs = LeadFactory(owner=dave)
+    login(page, live_server, "bob", "password")
+    for path, status, heading in (
+        (f"/leads/{theirs.pk}/", 404, "Page not found"),
+        ("/no/such/page/", 404, "Page not found"),
+        ("/sla/rejections/", 403, "Not allowed"),
+    ):
+        response = page.goto(f"{live_server.url}{path}")
+        assert response is not None and response.status == status
+        expect(page.locator("#error h1")).to_have_text(heading, timeout=TIMEOUT)
+        within_viewport(page, page.get_by_role("button", name="Log out"))
+        expect(page.locator("nav.mainnav")).to_contain_text("Queue")
+        assert "URLconf" not in page.content() and "Traceback" not in page.content()
+        no_sideways_scroll(page)
+        shot(page, f"day_error_{status}_{width}")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Back to my work").click()
+    assert page.url.endswith("/sla/queue/")
+    # The documents' own 404 and 403 are the only console messages.
+    assert [e for e in console_errors if "status of 40" not in e] == []

@@ -22,6 +22,8 @@ from .conftest import TOKYO
 pytestmark = pytest.mark.django_db
 # Monday 16 November 2026, 10:00 in Tokyo: a business day.
 MONDAY_10 = dt.datetime(2026, 11, 16, 10, 0, tzinfo=TOKYO)
+# MONDAY_10 as the messages show it to a user without a zone of their own (the server's, UTC).
+AT_10 = "11/16/2026 1 a.m."
 
 
 @pytest.fixture
@@ -241,12 +243,14 @@ def test_a_stale_form_gets_a_clear_message_and_no_second_transition(sla, clock, 
         follow=True,
     )
     assert response.redirect_chain == [(reverse("leads:detail", args=[lead.pk]), 302)]
-    assert texts(response) == ["This lead is now SAL: someone else changed it first."]
+    # What changed, who did it and when.
+    stale = f"This lead is now SAL: Carol Boss changed it first ({AT_10})."
+    assert texts(response) == [stale]
     response = rep.post(
         reverse("sla:lead_accept", args=[lead.pk]), {"expected_stage": "mql"}, follow=True
     )
-    assert texts(response) == ["This lead is now SAL: someone else changed it first."]
-    assert "This lead is now SAL: someone else changed it first." in page_text(response)
+    assert texts(response) == [stale]
+    assert stale in page_text(response)
     assert StageEvent.objects.filter(lead=lead).count() == events
     assert Handoff.objects.get(lead=lead).status == Handoff.Status.ACCEPTED
 
@@ -266,7 +270,8 @@ def test_a_race_lost_inside_the_service_is_reported_the_same_way(
         {"expected_stage": "mql", "reason": "student"},
     )
     assert response.status_code == 302
-    assert texts(response) == ["This lead is now SAL: someone else changed it first."]
+    # Bob accepted it himself, in another tab.
+    assert texts(response) == [f"This lead is now SAL: you changed it in your other tab ({AT_10})."]
     assert StageEvent.objects.count() == events
 
 
@@ -274,7 +279,7 @@ def test_a_form_without_the_stage_it_was_shown_changes_nothing(client, sla, cloc
     lead = mql(bob)
     client.force_login(bob)
     response = client.post(reverse("sla:lead_accept", args=[lead.pk]), {})
-    assert texts(response) == ["This lead is now MQL: someone else changed it first."]
+    assert texts(response) == ["This form is out of date: reload the page and try again."]
     lead.refresh_from_db()
     assert lead.stage == Stage.MQL
 
