@@ -22,7 +22,8 @@ EARLIEST = dt.date(2000, 1, 1)
 class MetricFilterForm(forms.Form):
     """Query parameters: from, to (YYYY-MM-DD, inclusive), source, industry, size, team, rep.
 
-    Missing dates default to the last twelve calendar months; anything else missing means
+    Missing dates default to the last twelve calendar months (on the dashboard: from the first
+    month with data, if later); anything else missing means
     "all". Errors name the parameter, so the API answers {"errors": {"from": [...]}}.
     """
 
@@ -36,9 +37,15 @@ class MetricFilterForm(forms.Form):
     team = forms.IntegerField(label=_("Team"), required=False, min_value=1)
     rep = forms.IntegerField(label=_("Rep"), required=False, min_value=1)
 
-    def __init__(self, *args: Any, now: dt.datetime | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        now: dt.datetime | None = None,
+        from_first_data: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.defaults = selectors.default_filters(now)
+        self.defaults = selectors.default_filters(now, from_first_data=from_first_data)
         # "from" is a Python keyword: declared here rather than as a class attribute.
         self.fields = {
             "from": forms.DateField(label=_("From"), required=False, input_formats=["%Y-%m-%d"]),

@@ -43,6 +43,7 @@ from django.db.models import (
     F,
     FloatField,
     IntegerField,
+    Min,
     Q,
     QuerySet,
     Sum,
@@ -161,10 +162,50 @@ class Filters:
         return params
 
 
-def default_filters(now: dt.datetime | None = None) -> Filters:
-    """The last twelve calendar months, this one included (to today)."""
+def first_data_month() -> dt.date | None:
+    """The first month (reporting time zone) with an MQL or a new lead, None before any."""
+    settled = ReportState.objects.order_by("pk").values_list("lead_settled_id", flat=True).first()
+    # Leads not yet settled into LeadDay are counted live, as the funnel does.
+    created = Lead.objects.filter(pk__gt=settled or 0).aggregate(first=Min("created_at"))["first"]
+    firsts = [
+        MqlFact.objects.aggregate(first=Min("mql_month"))["first"],
+        LeadDay.objects.aggregate(first=Min("date"))["first"],
+        created.astimezone(report_time_zone()).date() if created else None,
+    ]
+    found = [month_start(_as_date(day)) for day in firsts if day is not None]
+    return min(found) if found else None
+
+
+def default_filters(now: dt.datetime | None = None, *, from_first_data: bool = False) -> Filters:
+    """The last twelve calendar months, this one included (to today). from_first_data (the
+    dashboard): from the first month with data if later, so no run of empty months comes
+    before the history starts. The API keeps the plain twelve months: tools rely on it."""
     today = report_today(now)
-    return Filters(start=add_months(month_start(today), -11), end=today)
+    start = add_months(month_start(today), -11)
+    first = first_data_month() if from_first_data else None
+    if first is not None and start < first <= today:
+        start = first
+    return Filters(start=start, end=today)
+
+
+def reporting_zone() -> dict[str, Any]:
+    """The reporting time zone as the pages show it, with what disagrees with it: figures last
+    rebuilt in another zone, or an SLA whose business calendar runs in another zone."""
+    zone = report_time_zone()
+    offset = dt.datetime.now(zone).strftime("%z")
+    built = ReportState.objects.order_by("pk").values_list("time_zone", flat=True).first()
+    live = (
+        SlaVersion.objects.filter(status=SlaVersion.Status.PUBLISHED)
+        .order_by("-published_at")
+        .values_list("time_zone", flat=True)
+        .first()
+    )
+    return {
+        "key": zone.key,
+        "utc_offset": f"UTC{offset[:3]}:{offset[3:]}",
+        "built_in": built if built and built != zone.key else None,
+        "sla_zone": live if live and live != zone.key else None,
+    }
 
 
 def month_filters(month: dt.date, *, months: int = 1) -> Filters:

@@ -22,7 +22,7 @@ view_dashboard = permission_required("reports.view_dashboard", raise_exception=T
 
 
 def _filtered(request: HttpRequest) -> tuple[MetricFilterForm, selectors.Filters | None]:
-    form = MetricFilterForm(request.GET)
+    form = MetricFilterForm(request.GET, from_first_data=True)
     return form, (form.filters() if form.is_valid() else None)
 
 
@@ -35,6 +35,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "choices": selectors.filter_choices(filters),
         "sizes": SIZE_BAND_CODES,
         "time_zone": selectors.report_time_zone().key,
+        "zone": selectors.reporting_zone(),
     }
     if filters is None:
         return render(request, "reports/dashboard.html", context, status=400)
@@ -120,6 +121,7 @@ def review(request: HttpRequest, month: dt.date) -> HttpResponse:
         "previous_month": selectors.add_months(month, -1),
         "next_month": selectors.add_months(month, 1) if month < _current_month() else None,
         "time_zone": selectors.report_time_zone().key,
+        "zone": selectors.reporting_zone(),
         "maturity_days": selectors.COHORT_MATURITY_DAYS,
         "notes": notes,
         "actions": actions,
