@@ -277,6 +277,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# When the broker is away, give up publishing quickly: the work is recorded in the database
+# (a stale score, a pending notice, a queued job) and a beat sweep enqueues it again, so a
+# request need not wait for the broker to come back.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 # Progress and outcomes live in our own tables; nobody reads Celery results.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -301,6 +310,7 @@ CELERY_TASK_ROUTES = {
     "reports.tasks.reports_rebuild_task": {"queue": "bulk"},
     "scoring.tasks.nightly_rescore_task": {"queue": "sweeps"},
     "scoring.tasks.resume_stale_rescores_task": {"queue": "sweeps"},
+    "scoring.tasks.stale_scores_sweep_task": {"queue": "sweeps"},
     "scoring.tasks.evidence_snapshot_task": {"queue": "sweeps"},
     "leads.tasks.import_jobs_resume_task": {"queue": "sweeps"},
     "sla.tasks.breach_sweep_task": {"queue": "sweeps"},
@@ -320,6 +330,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.notifications_redeliver_task",
         "schedule": 30.0,
     },
+    # Leads still stale 30 s after a change (the broker was away, a worker died holding
+    # them) are rescored, made MQLs and handed over within a minute.
+    "stale-scores-sweep": {"task": "scoring.tasks.stale_scores_sweep_task", "schedule": 15.0},
     # Missed hand-off deadlines are marked (and reps told) within a minute.
     "sla-breach-sweep": {"task": "sla.tasks.breach_sweep_task", "schedule": 60.0},
     # An import whose worker died starts again (imports are idempotent).

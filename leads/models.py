@@ -4,6 +4,7 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.formats import number_format
@@ -314,6 +315,11 @@ class Lead(models.Model):
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
     # Set when the source system deleted the contact; the history stays.
     deleted_at = models.DateTimeField(_("deleted"), null=True, blank=True)
+    # Durable intent: since when the score is out of date (attributes or activities changed,
+    # or a bulk pass found it crossing), set in the same transaction as the change. Cleared
+    # once the lead is rescored (and made an MQL if it qualifies); a sweep re-enqueues leads
+    # still stale after a short delay, so a broker outage or a dead worker loses nothing.
+    score_stale_since = models.DateTimeField(_("score out of date since"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -326,6 +332,11 @@ class Lead(models.Model):
             models.Index(fields=["stage", "-total_score"], name="lead_stage_score_idx"),
             models.Index(fields=["owner", "stage"], name="lead_owner_stage_idx"),
             models.Index(fields=["source"], name="lead_source_idx"),
+            models.Index(
+                fields=["score_stale_since"],
+                condition=Q(score_stale_since__isnull=False),
+                name="lead_score_stale_idx",
+            ),
         ]
         permissions = [
             ("view_all_leads", _("Can see every lead")),

@@ -67,11 +67,24 @@ def transition_problem(
     return None
 
 
+def lead_scores_stale(lead_ids: Iterable[int], *, since: dt.datetime | None = None) -> None:
+    """Record, in the caller's transaction, that these leads need rescoring (durable intent:
+    `Lead.score_stale_since`, cleared by the rescore, swept if it stays)."""
+    ids = sorted(set(lead_ids))
+    since = since or timezone.now()
+    for start in range(0, len(ids), 1000):
+        Lead.objects.filter(pk__in=ids[start : start + 1000]).update(score_stale_since=since)
+
+
 def notify_lead_changed(lead_ids: Iterable[int]) -> None:
-    """Leads whose attributes or activities changed: their followers run after commit."""
+    """Leads whose attributes or activities changed: recorded as stale in the caller's
+    transaction, and their followers run after commit. A follower that fails (the broker is
+    away) never turns the committed write into an error: the stale mark stays and the sweep
+    finishes the work."""
     ids = sorted(set(lead_ids))
     if ids:
-        transaction.on_commit(lambda: _follow("lead_changed", ids))
+        lead_scores_stale(ids)
+        transaction.on_commit(lambda: _follow("lead_changed", ids), robust=True)
 
 
 def handoff_changed(handoff_id: int) -> None:
@@ -262,10 +275,11 @@ def activity_add(
                 source_system=source_system,
                 external_id=external_id or None,
             )
+            # In the same transaction: the activity never commits without its rescore intent.
+            notify_lead_changed([lead.pk])
     except IntegrityError:
         # A concurrent resend won the race; the unique constraint kept one row.
         return Activity.objects.get(source_system=source_system, external_id=external_id), False
-    notify_lead_changed([lead.pk])
     return activity, True
 
 
@@ -434,7 +448,12 @@ def activity_add_many(
         )
         pending_index.append(index)
 
-    written = _activities_store(pending)
+    with transaction.atomic():
+        # The activities and their leads' rescore intent commit together.
+        written = _activities_store(pending)
+        touched = [a.lead_id for a, (_pk, created) in zip(pending, written, strict=True) if created]
+        # Once for the whole batch, so scoring sees one change per lead, not one per event.
+        notify_lead_changed(touched)
     refused = {"non_field_errors": [_("The database refused this item; nothing was stored.")]}
     for index, (pk, created) in zip(pending_index, written, strict=True):
         if pk is None:
@@ -444,9 +463,6 @@ def activity_add_many(
     for index, position in repeats:
         pk = written[position][0]
         outcomes[index] = ("error", None, refused) if pk is None else ("duplicate", pk, None)
-    touched = [a.lead_id for a, (_pk, created) in zip(pending, written, strict=True) if created]
-    # Once for the whole batch, so scoring sees one change per lead, not one per event.
-    notify_lead_changed(touched)
     return outcomes
 
 

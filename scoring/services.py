@@ -13,8 +13,9 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.tasks import delay_safely, enqueue_after_commit
 from leads.models import Activity, Lead, MqlReason, Stage, StageEvent
-from leads.services import TransitionError, lead_transition
+from leads.services import TransitionError, lead_scores_stale, lead_transition
 from signoff import services as signoff
 from signoff.models import ApprovalBase
 
@@ -30,13 +31,44 @@ logger = logging.getLogger(__name__)
 CHUNK_SIZE = settings.RESCORE_CHUNK_SIZE
 # A running rescore whose heartbeat is older than this is taken over by the next runner.
 STALE_AFTER = dt.timedelta(seconds=60)
+# How long a stale score waits for its after-commit task before the sweep enqueues it again.
+STALE_SCORE_GRACE = dt.timedelta(seconds=30)
 
 
 def rescore_leads_enqueue(lead_ids: list[int]) -> None:
-    """After commit, leads whose attributes or activities changed (LIFECYCLE_FOLLOWERS)."""
+    """After commit, leads whose attributes or activities changed (LIFECYCLE_FOLLOWERS).
+    Never raises: if the broker is away the leads stay stale and `stale_scores_sweep`
+    enqueues them again."""
     from .tasks import rescore_leads_task
 
-    rescore_leads_task.delay(lead_ids)
+    for start in range(0, len(lead_ids), MQL_BATCH):
+        if not delay_safely(rescore_leads_task, lead_ids[start : start + MQL_BATCH]):
+            return
+
+
+def stale_scores_sweep(*, now: dt.datetime | None = None, limit: int = 20_000) -> int:
+    """Enqueue the rescoring of leads still stale after STALE_SCORE_GRACE (the broker was
+    away, a worker died holding them). Idempotent: rescoring twice changes nothing and an MQL
+    is made once; a lead enqueued here is not enqueued again for another grace period."""
+    from .tasks import rescore_leads_task
+
+    now = now or timezone.now()
+    cutoff = now - STALE_SCORE_GRACE
+    ids = list(
+        Lead.objects.filter(score_stale_since__lt=cutoff)
+        .order_by("score_stale_since")
+        .values_list("pk", flat=True)[:limit]
+    )
+    sent = 0
+    for start in range(0, len(ids), MQL_BATCH):
+        batch = ids[start : start + MQL_BATCH]
+        if not delay_safely(rescore_leads_task, batch):
+            break  # the broker is still away; the next sweep tries again
+        Lead.objects.filter(pk__in=batch, score_stale_since__lt=cutoff).update(
+            score_stale_since=now
+        )
+        sent += len(batch)
+    return sent
 
 
 def ruleset_live() -> RuleSetVersion | None:
@@ -203,7 +235,8 @@ def rescore_run_start(
         max_id=bounds["max_id"] or 0,
         as_of=as_of or timezone.now(),
     )
-    transaction.on_commit(lambda: rescore_run_task.delay(run.pk))
+    # A run the broker never got is QUEUED; stale_runs_resume starts it after STALE_AFTER.
+    enqueue_after_commit(rescore_run_task, run.pk)
     return run
 
 
@@ -232,6 +265,17 @@ def lead_rescore(
     *, lead_id: int, ruleset: engine.CompiledRuleSet | None = None, now: dt.datetime | None = None
 ) -> StageEvent | None:
     """Rescore one lead (single-lead path); make it an MQL if it crossed. Returns that event."""
+    started = timezone.now()
+    event = _lead_rescore(lead_id=lead_id, ruleset=ruleset, now=now)
+    # Done (or nothing to do): no longer stale, unless it changed again meanwhile. Not
+    # reached if the worker dies or this fails, so the sweep hands the lead to another.
+    Lead.objects.filter(pk=lead_id, score_stale_since__lte=started).update(score_stale_since=None)
+    return event
+
+
+def _lead_rescore(
+    *, lead_id: int, ruleset: engine.CompiledRuleSet | None, now: dt.datetime | None
+) -> StageEvent | None:
     ruleset = ruleset or compiled_live()
     if ruleset is None:
         return None
@@ -339,12 +383,12 @@ def rescore_chunk(
 
 
 def _hand_to_workers(lead_ids: list[int]) -> None:
-    from .tasks import rescore_leads_task
-
-    batches = [lead_ids[i : i + MQL_BATCH] for i in range(0, len(lead_ids), MQL_BATCH)]
+    # In the chunk's transaction, the durable intent: these leads are stale until a worker
+    # has made them MQLs; the sweep hands them over again if the broker or the worker fails.
+    lead_scores_stale(lead_ids)
     # After the chunk commits: the workers must see its scores. Exactly one MQL per crossing
     # holds however the batches and live rescoring interleave (lead_transition locks the row).
-    transaction.on_commit(lambda: [rescore_leads_task.delay(batch) for batch in batches])
+    transaction.on_commit(lambda: rescore_leads_enqueue(lead_ids), robust=True)
 
 
 def _claim_run(run_id: int) -> bool:
@@ -428,9 +472,7 @@ def stale_runs_resume() -> list[int]:
             status=RescoreRun.Status.QUEUED, created_at__lt=cutoff
         ).values_list("pk", flat=True)
     )
-    for run_id in ids:
-        rescore_run_task.delay(run_id)
-    return ids
+    return [run_id for run_id in ids if delay_safely(rescore_run_task, run_id)]
 
 
 def nightly_rescore() -> RescoreRun | None:

@@ -29,6 +29,11 @@ def nightly_rescore_task() -> None:
 
 
 @shared_task
+def stale_scores_sweep_task() -> int:
+    return services.stale_scores_sweep()
+
+
+@shared_task
 def evidence_snapshot_task() -> bool:
     """Keeps the tuning evidence of the live version's default period ready."""
     from . import tuning

@@ -13,6 +13,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.tasks import delay_safely, enqueue_after_commit
+
 from ..models import ImportJob, ImportProblem
 from .mapping import ImportFailed, mapping_load
 from .reading import Rejection
@@ -30,7 +32,8 @@ def import_job_create(*, file: UploadedFile, mapping: Mapping[str, Any], user: A
     job.created_by = user if user is not None and user.is_authenticated else None
     job.file.save(job.original_name or "import.csv", file, save=False)
     job.save()
-    transaction.on_commit(lambda: import_job_run_task.delay(job.pk))
+    # If the broker is away the job stays QUEUED and import_jobs_resume starts it.
+    enqueue_after_commit(import_job_run_task, job.pk)
     return job
 
 
@@ -74,6 +77,9 @@ def _job_rejections(job_id: int) -> Callable[[list[Rejection]], None]:
 # A job that showed no progress for this long lost its worker; imports are idempotent
 # (rows upsert by e-mail, history events are skipped when present), so it starts again.
 IMPORT_STALE_AFTER = dt.timedelta(minutes=5)
+# A queued job that no worker started for this long is queued again (a second run of the
+# same job does nothing: runs are claimed).
+IMPORT_QUEUED_GRACE = dt.timedelta(minutes=2)
 
 
 def _claimable(job_id: int) -> Any:
@@ -88,15 +94,15 @@ def import_jobs_resume() -> list[int]:
     """Queue again the jobs whose worker died (beat, every few minutes)."""
     from ..tasks import import_job_run_task
 
-    stale = timezone.now() - IMPORT_STALE_AFTER
+    now = timezone.now()
     ids = list(
         ImportJob.objects.filter(
-            status=ImportJob.Status.RUNNING, heartbeat_at__lt=stale
+            Q(status=ImportJob.Status.RUNNING, heartbeat_at__lt=now - IMPORT_STALE_AFTER)
+            # Never reached a worker (the broker was away when it was queued).
+            | Q(status=ImportJob.Status.QUEUED, created_at__lt=now - IMPORT_QUEUED_GRACE)
         ).values_list("pk", flat=True)
     )
-    for job_id in ids:
-        import_job_run_task.delay(job_id)
-    return ids
+    return [job_id for job_id in ids if delay_safely(import_job_run_task, job_id)]
 
 
 def import_job_run(*, job_id: int) -> ImportJob | None:
