@@ -276,7 +276,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": 0.1,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # A task a dead worker held (acknowledged only after it ran) goes back to the queue
+    # after this many seconds. Long tasks outlive it safely: a rescore run or an import is
+    # claimed in the database with a heartbeat, so a second delivery finds it taken.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
+        # Give up connecting quickly when Redis is down (the work is recorded; a sweep
+        # enqueues it again).
+        "socket_connect_timeout": 2,
+    }
 # When the broker is away, give up publishing quickly: the work is recorded in the database
 # (a stale score, a pending notice, a queued job) and a beat sweep enqueues it again, so a
 # request need not wait for the broker to come back.

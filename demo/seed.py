@@ -21,6 +21,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
+from core.db import analyze
 from leads import roles
 from leads.models import Activity, ActivityKind, Lead, Profile, Stage, StageEvent, Team
 from leads.services import lead_transition
@@ -311,6 +312,8 @@ def demo_seed(
                 mql_at[plan.index] = step.at
             elif step.to_stage == Stage.SAL and step.actor:
                 _demo_first_call(plan, users[step.actor], mql_at[plan.index], step.at)
+    # Fresh tables: without statistics the rescore's chunk plans are hopeless.
+    analyze()
     anchor = dt.datetime.combine(today, dt.time(), tzinfo=TZ)
     new_mqls = _demo_scoring(users, anchor)
     if stdout:

@@ -256,6 +256,18 @@ class LeadBatchApi(ApiView):
         return Response({"results": results, "counts": batch_counts(results, self.STATUSES)})
 
 
+class BantSerializer(serializers.Serializer):
+    budget = serializers.CharField()
+    authority = serializers.CharField()
+    need = serializers.CharField()
+    timeline = serializers.CharField()
+
+
+class QualificationSerializer(BantSerializer):
+    qualified_by = serializers.CharField(allow_null=True, help_text="null for the system.")
+    qualified_at = serializers.DateTimeField()
+
+
 class LeadDetailApi(ApiView):
     """One lead with its latest activities and its whole stage history."""
 
@@ -275,6 +287,10 @@ class LeadDetailApi(ApiView):
             )
             from_stage = StageField(read_only=True)
             to_stage = StageField(read_only=True)
+            bant = serializers.SerializerMethodField(
+                help_text="On a change to SQL: the BANT answers (budget, authority, need, "
+                "timeline); null otherwise."
+            )
 
             class Meta:
                 model = StageEvent
@@ -287,16 +303,36 @@ class LeadDetailApi(ApiView):
                     "reason",
                     "note",
                     "ruleset_version",
+                    "bant",
                 ]
                 read_only_fields = fields
                 ref_name = "LeadStageEvent"
 
+            @extend_schema_field(BantSerializer(allow_null=True))
+            def get_bant(self, event: StageEvent) -> dict[str, str] | None:
+                return {key: answer for key, _label, answer in event.bant} or None
+
         activities = serializers.SerializerMethodField(help_text="The latest 200, newest first.")
         history = serializers.SerializerMethodField(help_text="Every stage change, oldest first.")
+        qualification = serializers.SerializerMethodField(
+            help_text="The latest qualification to SQL: BANT answers, who qualified and when; "
+            "null if the lead was never qualified in the app."
+        )
 
         class Meta(LeadOutputBase.Meta):
-            fields = [*LEAD_FIELDS, "activities", "history"]
+            fields = [*LEAD_FIELDS, "qualification", "activities", "history"]
             ref_name = "LeadDetail"
+
+        @extend_schema_field(QualificationSerializer(allow_null=True))
+        def get_qualification(self, lead: Lead) -> dict[str, Any] | None:
+            event = self.context["qualification"]
+            if event is None:
+                return None
+            return {
+                **{key: answer for key, _label, answer in event.bant},
+                "qualified_by": event.actor.username if event.actor else None,
+                "qualified_at": serializers.DateTimeField().to_representation(event.at),
+            }
 
         @extend_schema_field(ActivitySerializer(many=True))
         def get_activities(self, lead: Lead) -> list:
@@ -325,6 +361,7 @@ class LeadDetailApi(ApiView):
         context = {
             "activities": selectors.lead_timeline(lead=lead, limit=200),
             "history": selectors.lead_history(lead=lead),
+            "qualification": selectors.lead_qualification(lead=lead),
         }
         return Response(self.OutputSerializer(lead, context=context).data)
 

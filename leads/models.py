@@ -416,6 +416,15 @@ class Activity(models.Model):
         return f"{self.get_kind_display()} @ {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
+# The four questions a rep answers when qualifying a lead to SQL, in the order people say them.
+BANT_LABELS = (
+    ("budget", _("Budget")),
+    ("authority", _("Authority")),
+    ("need", _("Need")),
+    ("timeline", _("Timeline")),
+)
+
+
 class StageEvent(models.Model):
     """Append-only lifecycle history. Every report derives from these rows."""
 
@@ -465,6 +474,16 @@ class StageEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead_id}: {self.from_stage} → {self.to_stage}"
+
+    @property
+    def bant(self) -> list[tuple[str, str, str]]:
+        """The BANT answers given when qualifying to SQL, as (key, label, answer), in order."""
+        answers = (self.context or {}).get("bant") if self.to_stage == Stage.SQL else None
+        if not isinstance(answers, dict):
+            return []
+        return [
+            (key, str(label), str(answers[key])) for key, label in BANT_LABELS if key in answers
+        ]
 
     @property
     def actor_label(self) -> str:

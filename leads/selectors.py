@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from .filters import LeadFilter
-from .models import Lead
+from .models import Lead, Stage, StageEvent
 
 
 def lead_visible_q(user) -> Q:
@@ -49,6 +49,16 @@ def lead_get_for_user(*, user, lead_id: int) -> Lead | None:
 
 def lead_timeline(*, lead: Lead, limit: int = 200):
     return lead.activities.all()[:limit]
+
+
+def lead_qualification(*, lead: Lead) -> StageEvent | None:
+    """The latest qualification to SQL that recorded BANT answers: who, when, what."""
+    for event in (
+        lead.stage_events.filter(to_stage=Stage.SQL).select_related("actor").order_by("-at", "-id")
+    ):
+        if event.bant:
+            return event
+    return None
 
 
 def lead_history(*, lead: Lead):

@@ -215,6 +215,7 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
             "lead": lead,
             "activities": selectors.lead_timeline(lead=lead),
             "history": selectors.lead_history(lead=lead),
+            "qualification": selectors.lead_qualification(lead=lead),
             # What higher apps add (settings.LEAD_PAGE_PANELS): the SLA's actions, hand-off,
             # assignments and contacts, and the score explanation.
             **{k: v for panel in _lead_panels() for k, v in panel(request, lead).items()},

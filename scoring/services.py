@@ -13,7 +13,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.tasks import delay_safely, enqueue_after_commit
+from core.tasks import delay_safely, enqueue_after_commit, heartbeat
 from leads.models import Activity, Lead, MqlReason, Stage, StageEvent
 from leads.services import TransitionError, lead_scores_stale, lead_transition
 from signoff import services as signoff
@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 CHUNK_SIZE = settings.RESCORE_CHUNK_SIZE
 # A running rescore whose heartbeat is older than this is taken over by the next runner.
 STALE_AFTER = dt.timedelta(seconds=60)
+# A running pass renews its claim this often (seconds), even in the middle of a slow chunk.
+HEARTBEAT_EVERY = STALE_AFTER.total_seconds() / 4
 # How long a stale score waits for its after-commit task before the sweep enqueues it again.
 STALE_SCORE_GRACE = dt.timedelta(seconds=30)
 
@@ -406,6 +408,10 @@ def _claim_run(run_id: int) -> bool:
     return bool(claimed)
 
 
+class _RunTakenOver(Exception):
+    """Another worker moved the run's cursor: this chunk rolls back and this worker stops."""
+
+
 def rescore_run_execute(
     *,
     run_id: int,
@@ -420,11 +426,19 @@ def rescore_run_execute(
         return None
     run = RescoreRun.objects.select_related("version").get(pk=run_id)
     ruleset = engine.compile_ruleset(run.version)
+
+    def beat() -> None:
+        RescoreRun.objects.filter(pk=run_id, status=RescoreRun.Status.RUNNING).update(
+            heartbeat_at=timezone.now()
+        )
+
     try:
         lo = run.cursor + 1
         while lo <= run.max_id:
             hi = min(lo + chunk_size - 1, run.max_id)
-            with transaction.atomic():
+            # The claim is renewed while the chunk runs, however slow: no sweep hands the run
+            # to a second worker meanwhile.
+            with heartbeat(beat, every=HEARTBEAT_EVERY), transaction.atomic():
                 changed, new_mqls = rescore_chunk(
                     ruleset=ruleset,
                     lo=lo,
@@ -434,18 +448,27 @@ def rescore_run_execute(
                     inline_mqls=inline_mqls,
                 )
                 in_chunk = Lead.objects.filter(pk__range=(lo, hi)).count()
-                run.cursor, run.heartbeat_at = hi, timezone.now()
-                run.done = min(run.total, run.done + in_chunk)
+                done = min(run.total, run.done + in_chunk)
+                # Only if the cursor is still where this worker found it: a chunk commits
+                # once, whatever else runs.
+                moved = RescoreRun.objects.filter(
+                    pk=run.pk, cursor=run.cursor, status=RescoreRun.Status.RUNNING
+                ).update(
+                    cursor=hi,
+                    done=done,
+                    changed=run.changed + changed,
+                    new_mqls=run.new_mqls + new_mqls,
+                    heartbeat_at=timezone.now(),
+                )
+                if not moved:
+                    raise _RunTakenOver
+                run.cursor, run.done = hi, done
                 run.changed += changed
                 run.new_mqls += new_mqls
-                RescoreRun.objects.filter(pk=run.pk).update(
-                    cursor=run.cursor,
-                    done=run.done,
-                    changed=run.changed,
-                    new_mqls=run.new_mqls,
-                    heartbeat_at=run.heartbeat_at,
-                )
             lo = hi + 1
+    except _RunTakenOver:
+        logger.warning("rescore run %s: another worker took it over; this one stops", run_id)
+        return None
     except Exception as exc:
         RescoreRun.objects.filter(pk=run.pk).update(
             status=RescoreRun.Status.FAILED, error=str(exc)[:2000]

@@ -62,6 +62,18 @@ def queue_for_team(*, team_id: int) -> list[Handoff]:
     return _rows(rows[:QUEUE_LIMIT])
 
 
+def recent_qualifications(*, team_id: int, days: int = 30, limit: int = 50) -> list[StageEvent]:
+    """The team's latest qualifications to SQL with their BANT answers, newest first."""
+    since = timezone.now() - dt.timedelta(days=days)
+    return list(
+        StageEvent.objects.filter(
+            to_stage=Stage.SQL, at__gte=since, lead__owner__profile__team_id=team_id
+        )
+        .select_related("actor", "lead__company", "lead__owner")
+        .order_by("-at", "-id")[:limit]
+    )
+
+
 def assignment_away_from(*, user: Any, lead_id: int) -> Assignment | None:
     """The reassignment that took this lead from `user`, when it is no longer theirs."""
     latest = (

@@ -90,9 +90,11 @@ def queue(request: HttpRequest) -> HttpResponse:
             raise PermissionDenied
         rows = selectors.queue_for_team(team_id=team_id)
         reps = list(forms.team_reps(user))
+        qualified = selectors.recent_qualifications(team_id=team_id)
     else:
         rows = selectors.queue_for_rep(user=user)
         reps = []
+        qualified = []
     return render(
         request,
         "sla/queue.html",
@@ -102,6 +104,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             "can_see_team": can_see_team,
             "team": getattr(user.profile, "team", None) if team_id else None,
             "reps": reps,
+            "qualified": qualified,
             "can_reassign": user.has_perm("leads.reassign_lead"),
             "reasons": rejection_reasons(),
             "countdown_strings": _countdown_strings(),

@@ -15,7 +15,9 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Lead, StageEvent
+from core.db import analyze
+
+from ..models import Company, Lead, StageEvent
 from ..services import (
     lead_apply,
     lead_transition,
@@ -179,6 +181,10 @@ class ImportReport:
             )
 
 
+# An import that wrote at least this many leads refreshes the planner's statistics.
+ANALYZE_AFTER_ROWS = 1000
+
+
 def import_csv(
     *,
     open_file: Callable[[], AbstractContextManager[IO[bytes]]],
@@ -238,4 +244,8 @@ def import_csv(
             report.processed_rows += len(chunk)
             if progress:
                 progress(report)
+    if report.created + report.updated >= ANALYZE_AFTER_ROWS:
+        # A large load: refresh the planner's statistics now rather than when autovacuum
+        # notices, so the rescore that follows is planned for the real table sizes.
+        analyze(Lead, Company, StageEvent)
     return report

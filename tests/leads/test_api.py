@@ -595,7 +595,9 @@ def test_the_detail_has_activities_and_stage_history(alice, bob):
         "reason",
         "note",
         "ruleset_version",
+        "bant",
     }
+    assert second["bant"] is None and body["qualification"] is None
 
 
 def test_the_detail_shows_the_latest_200_activities(alice):
