@@ -494,6 +494,8 @@ class StageEvent(models.Model):
 
 class ImportJob(models.Model):
     class Status(models.TextChoices):
+        # Uploaded; the wizard's mapping step has not queued it yet.
+        DRAFT = "draft", _("Waiting for its mapping")
         QUEUED = "queued", _("Queued")
         RUNNING = "running", _("Running")
         DONE = "done", _("Done")
@@ -513,6 +515,8 @@ class ImportJob(models.Model):
     # The first rejections with line numbers; the count above is the full total, and every
     # rejected row is an ImportProblem.
     errors = models.JSONField(_("errors"), default=list, blank=True)
+    # The file's text encoding (a key of importing.encoding.ENCODINGS), detected on upload.
+    encoding = models.CharField(_("encoding"), max_length=20, default="utf-8")
     # The file's header line, so the rejected rows download with their own column names.
     header = models.JSONField(_("header"), default=list, blank=True)
     failure = models.TextField(_("failure"), blank=True)
@@ -546,6 +550,25 @@ class ImportJob(models.Model):
                 "Done, %(count)s rejected", "Done, %(count)s rejected", self.rejected_count
             ) % {"count": number_format(self.rejected_count, force_grouping=True)}
         return str(self.get_status_display())
+
+
+class SavedMapping(models.Model):
+    """A column mapping kept for the next file of the same shape (a monthly export)."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    mapping = models.JSONField(_("mapping"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("saved mapping")
+        verbose_name_plural = _("saved mappings")
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class ImportProblem(models.Model):

@@ -4,6 +4,7 @@ import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -23,7 +24,13 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from . import importing, roles, selectors
 from .filters import LeadFilter, LeadOrderingFilter, owner_choices, value_choices
-from .forms import ImportForm, PreferencesForm
+from .forms import (
+    ImportMappingForm,
+    ImportUploadForm,
+    PreferencesForm,
+    mapping_choices,
+    mapping_get,
+)
 from .models import ImportJob, Lead, Profile, Stage
 
 
@@ -242,17 +249,91 @@ def preferences(request: HttpRequest) -> HttpResponse:
 @login_required
 @permission_required("leads.import_leads", raise_exception=True)
 def import_start(request: HttpRequest) -> HttpResponse:
-    form = ImportForm(request.POST or None, request.FILES or None)
+    """Step 1 of the wizard: upload. The file is kept as a draft job until it is mapped."""
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        job = importing.import_job_create(
-            file=form.cleaned_data["file"],
-            mapping=form.cleaned_data["mapping_data"],
-            user=request.user,
-        )
-        messages.success(request, _("The file is uploaded; the import runs in the background."))
-        return redirect("leads:import_detail", job_id=job.pk)
+        job = importing.import_upload(file=form.cleaned_data["file"], user=request.user)
+        url = reverse("leads:import_map", args=[job.pk])
+        if form.cleaned_data.get("saved"):
+            url += "?" + urlencode({"saved": form.cleaned_data["saved"]})
+        return redirect(url)
     jobs = ImportJob.objects.select_related("created_by").order_by("-created_at", "-id")[:10]
     return render(request, "leads/import_start.html", {"form": form, "jobs": jobs})
+
+
+@login_required
+@permission_required("leads.import_leads", raise_exception=True)
+def import_map(request: HttpRequest, job_id: int) -> HttpResponse:
+    """Step 2: the encoding, a preview of the first rows, a target for each column, the
+    empty values, a name to keep the mapping under; then the import is queued."""
+    job = get_object_or_404(ImportJob, pk=job_id)
+    if job.status != ImportJob.Status.DRAFT:
+        return redirect("leads:import_detail", job_id=job.pk)
+    encoding = request.POST.get("encoding") or request.GET.get("encoding") or job.encoding
+    if encoding not in importing.ENCODINGS:
+        encoding = job.encoding
+    problem = ""
+    header: list[str] = []
+    samples: list[list[str]] = []
+    with job.file.open("rb") as binary:
+        try:
+            header, samples = importing.csv_preview(binary, encoding)
+        except importing.ImportFailed as exc:
+            problem = exc.message
+    saved_choice = request.GET.get("saved") or ""
+    saved = mapping_get(saved_choice) if saved_choice else None
+    initial = ImportMappingForm.initial_for(header, saved, timezone.get_current_timezone_name())
+    initial["encoding"] = encoding
+    if saved_choice and saved is not None and not saved_choice.startswith("shipped:"):
+        initial["save_as"] = saved_choice
+    form = ImportMappingForm(
+        request.POST if request.method == "POST" and not problem else None,
+        header=header,
+        samples=samples,
+        initial=initial,
+    )
+    if request.method == "POST" and not problem and form.is_valid():
+        mapping = form.cleaned_data["mapping"]
+        queued = False
+        with job.file.open("rb") as binary:
+            try:
+                importing.upload_check(
+                    binary,
+                    mapping,
+                    full=job.file.size <= ImportMappingForm.FULL_CHECK_BYTES,
+                    encoding=encoding,
+                )
+            except importing.ImportFailed as exc:
+                form.add_error(None, exc.message)
+            else:
+                queued = importing.import_job_queue(
+                    job=job,
+                    mapping=form.cleaned_data["mapping_data"],
+                    encoding=encoding,
+                    user=request.user,
+                    save_as=form.cleaned_data.get("save_as") or "",
+                )
+        if not form.errors:
+            if queued:
+                messages.success(request, _("The import runs in the background."))
+            return redirect("leads:import_detail", job_id=job.pk)
+    return render(
+        request,
+        "leads/import_map.html",
+        {
+            "job": job,
+            "form": form,
+            "rows": form.bound_rows(),
+            "header": header,
+            "samples": samples,
+            "problem": problem,
+            "encoding": encoding,
+            "encodings": list(importing.ENCODINGS.items()),
+            "detected": importing.ENCODINGS.get(job.encoding, job.encoding),
+            "saved_choices": mapping_choices(),
+            "saved_choice": saved_choice,
+        },
+    )
 
 
 def _import_status(job: ImportJob) -> dict:

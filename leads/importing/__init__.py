@@ -58,7 +58,14 @@ problem names its line, column and reason (``ImportReport.errors`` keeps the fir
 MAX_ERRORS, ``on_problem`` receives all of them; ``import_leads --errors FILE`` writes them).
 """
 
-from .jobs import import_job_create, import_job_run, import_jobs_resume
+from .encoding import ENCODINGS, encoding_detect
+from .jobs import (
+    import_job_create,
+    import_job_queue,
+    import_job_run,
+    import_jobs_resume,
+    import_upload,
+)
 from .mapping import (
     EXAMPLE_MAPPING,
     HISTORY_FIELDS,
@@ -72,10 +79,20 @@ from .mapping import (
     shipped_mapping_load,
     shipped_mappings,
 )
-from .reading import Rejection, csv_check, upload_check
+from .reading import Rejection, csv_check, csv_preview, upload_check
+from .suggest import CUSTOM, TARGETS, custom_key, suggest_targets
 from .writing import CHUNK_SIZE, ImportReport, import_csv
 
 __all__ = [
+    "CUSTOM",
+    "ENCODINGS",
+    "TARGETS",
+    "csv_preview",
+    "custom_key",
+    "encoding_detect",
+    "import_job_queue",
+    "import_upload",
+    "suggest_targets",
     "CHUNK_SIZE",
     "EXAMPLE_MAPPING",
     "HISTORY_FIELDS",

@@ -15,7 +15,8 @@ from django.utils.translation import gettext as _
 
 from core.tasks import delay_safely, enqueue_after_commit
 
-from ..models import ImportJob, ImportProblem
+from ..models import ImportJob, ImportProblem, SavedMapping
+from .encoding import encoding_detect
 from .mapping import ImportFailed, mapping_load
 from .reading import Rejection
 from .writing import ImportReport, import_csv
@@ -28,13 +29,59 @@ def import_job_create(*, file: UploadedFile, mapping: Mapping[str, Any], user: A
     """Store the upload and queue its import once the job row is committed."""
     from ..tasks import import_job_run_task
 
-    job = ImportJob(original_name=Path(file.name or "").name[:255], mapping=dict(mapping))
+    job = ImportJob(
+        original_name=Path(file.name or "").name[:255],
+        mapping=dict(mapping),
+        encoding=encoding_detect(file),
+    )
     job.created_by = user if user is not None and user.is_authenticated else None
     job.file.save(job.original_name or "import.csv", file, save=False)
     job.save()
     # If the broker is away the job stays QUEUED and import_jobs_resume starts it.
     enqueue_after_commit(import_job_run_task, job.pk)
     return job
+
+
+@transaction.atomic
+def import_upload(*, file: UploadedFile, user: Any) -> ImportJob:
+    """Store an upload as a draft job for the wizard, with its encoding detected."""
+    job = ImportJob(
+        original_name=Path(file.name or "").name[:255],
+        mapping={},
+        status=ImportJob.Status.DRAFT,
+        encoding=encoding_detect(file),
+    )
+    job.created_by = user if user is not None and user.is_authenticated else None
+    job.file.save(job.original_name or "import.csv", file, save=False)
+    job.save()
+    return job
+
+
+@transaction.atomic
+def import_job_queue(
+    *,
+    job: ImportJob,
+    mapping: Mapping[str, Any],
+    encoding: str,
+    user: Any,
+    save_as: str = "",
+) -> bool:
+    """Queue a draft with its mapping (and keep the mapping under `save_as`). False when the
+    draft was queued already (a double click): nothing is queued twice."""
+    from ..tasks import import_job_run_task
+
+    queued = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.DRAFT).update(
+        status=ImportJob.Status.QUEUED, mapping=dict(mapping), encoding=encoding
+    )
+    if not queued:
+        return False
+    if save_as:
+        SavedMapping.objects.update_or_create(
+            name=save_as,
+            defaults={"mapping": dict(mapping), "created_by": user, "updated_at": timezone.now()},
+        )
+    enqueue_after_commit(import_job_run_task, job.pk)
+    return True
 
 
 def _job_progress(job_id: int) -> Callable[[ImportReport], None]:
@@ -125,6 +172,7 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
             progress=_job_progress(job.pk),
             context={"import_job": job.pk},
             rejections=_job_rejections(job.pk),
+            encoding=job.encoding,
         )
     except ImportFailed as exc:
         _job_finish(job, ImportJob.Status.FAILED, exc.message)

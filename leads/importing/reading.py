@@ -9,6 +9,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import islice
 from typing import IO, Any
 
 from django.core.files.uploadedfile import UploadedFile
@@ -20,6 +21,7 @@ from core.validation import email_key, flatten_errors
 
 from ..models import RejectionReason, Stage
 from ..validation import LeadInput
+from .encoding import ENCODINGS
 from .mapping import (
     _TEMPLATE_FIELD,
     HISTORY_FIELDS,
@@ -32,16 +34,19 @@ from .mapping import (
 
 # A line longer than this is not a lead; reading it whole could exhaust memory.
 MAX_LINE_BYTES = 1024 * 1024
-TRUE_WORDS = frozenset({"yes", "y", "true", "t", "1", "on"})
-FALSE_WORDS = frozenset({"no", "n", "false", "f", "0", "off"})
+# Japanese sheets answer はい/いいえ, あり/なし, 有/無 or ○/×.
+TRUE_WORDS = frozenset({"yes", "y", "true", "t", "1", "on", "はい", "あり", "有", "○"})
+FALSE_WORDS = frozenset({"no", "n", "false", "f", "0", "off", "いいえ", "なし", "無", "×"})
 
 
 # Reading -----------------------------------------------------------------------------------
 
 
-def _lines(binary: IO[bytes]) -> Iterator[str]:
-    """Decoded lines, one at a time. UTF-8 never uses the newline byte inside a character,
-    so decoding line by line is exact and names the line of a bad byte."""
+def _lines(binary: IO[bytes], encoding: str = "utf-8") -> Iterator[str]:
+    """Decoded lines, one at a time. UTF-8 (and every encoding of encoding.ENCODINGS) never
+    uses the newline byte inside a character, so decoding line by line is exact and names the
+    line of a bad byte. A UTF-8 byte-order mark is dropped whichever UTF-8 is named."""
+    codec = "utf-8" if encoding in ("utf-8", "utf-8-sig") else encoding
     number = 0
     while True:
         raw = binary.readline(MAX_LINE_BYTES + 1)
@@ -56,20 +61,28 @@ def _lines(binary: IO[bytes]) -> Iterator[str]:
         if number == 1 and raw.startswith(codecs.BOM_UTF8):
             raw = raw[len(codecs.BOM_UTF8) :]
         try:
-            yield raw.decode("utf-8")
+            yield raw.decode(codec)
         except UnicodeDecodeError as exc:
+            if codec == "utf-8":
+                raise ImportFailed(
+                    _(
+                        "Line %(line)d is not UTF-8 text (byte %(byte)d). Save the file as "
+                        "CSV UTF-8 and upload it again."
+                    )
+                    % {"line": number, "byte": exc.start + 1}
+                ) from None
             raise ImportFailed(
                 _(
-                    "Line %(line)d is not UTF-8 text (byte %(byte)d). Save the file as "
-                    "CSV UTF-8 and upload it again."
+                    "Line %(line)d is not %(encoding)s text (byte %(byte)d). Choose the "
+                    "file's encoding, or save it as CSV UTF-8 and upload it again."
                 )
-                % {"line": number, "byte": exc.start + 1}
+                % {"line": number, "byte": exc.start + 1, "encoding": ENCODINGS[encoding]}
             ) from None
 
 
-def _records(binary: IO[bytes]) -> Iterator[tuple[int, list[str]]]:
+def _records(binary: IO[bytes], encoding: str = "utf-8") -> Iterator[tuple[int, list[str]]]:
     """(line where the record starts, cells); blank lines are skipped."""
-    reader = csv.reader(_lines(binary))
+    reader = csv.reader(_lines(binary, encoding))
     start = 1
     while True:
         try:
@@ -93,10 +106,12 @@ def _header(records: Iterator[tuple[int, list[str]]]) -> list[str]:
     return first[1]
 
 
-def csv_check(binary: IO[bytes], mapping: ImportMapping) -> tuple[list[str], int]:
-    """Pass 1: the mapping fits the header, the file is UTF-8 and every row has the header's
+def csv_check(
+    binary: IO[bytes], mapping: ImportMapping, encoding: str = "utf-8"
+) -> tuple[list[str], int]:
+    """Pass 1: the mapping fits the header, the file decodes and every row has the header's
     width. Returns (header, number of rows). Raises ImportFailed naming the line."""
-    records = _records(binary)
+    records = _records(binary, encoding)
     header = _header(records)
     mapping_check_header(mapping, header)
     width, count = len(header), 0
@@ -110,16 +125,32 @@ def csv_check(binary: IO[bytes], mapping: ImportMapping) -> tuple[list[str], int
     return header, count
 
 
-def upload_check(file: UploadedFile, mapping: ImportMapping, *, full: bool) -> None:
+def upload_check(
+    file: UploadedFile | IO[bytes], mapping: ImportMapping, *, full: bool, encoding: str = "utf-8"
+) -> None:
     """Check an upload before it is queued: the header always, every row when `full`."""
     file.seek(0)
     try:
         if full:
-            csv_check(file, mapping)
+            csv_check(file, mapping, encoding)
         else:
-            mapping_check_header(mapping, _header(_records(file)))
+            mapping_check_header(mapping, _header(_records(file, encoding)))
     finally:
         file.seek(0)
+
+
+def csv_preview(
+    binary: IO[bytes], encoding: str, rows: int = 5
+) -> tuple[list[str], list[list[str]]]:
+    """The header and the first `rows` rows, for the import wizard. Raises ImportFailed
+    naming the line that does not decode or parse."""
+    binary.seek(0)
+    try:
+        records = _records(binary, encoding)
+        header = _header(records)
+        return header, [row for _line, row in islice(records, rows)]
+    finally:
+        binary.seek(0)
 
 
 # Rows --------------------------------------------------------------------------------------

@@ -193,6 +193,7 @@ def import_csv(
     chunk_size: int = CHUNK_SIZE,
     context: Mapping[str, Any] | None = None,
     rejections: Callable[[list[Rejection]], None] | None = None,
+    encoding: str = "utf-8",
 ) -> ImportReport:
     """Import a CSV file; `open_file` opens it in binary mode (it is read twice).
 
@@ -202,7 +203,7 @@ def import_csv(
     before `progress`, so a store of them is never behind the counts.
     """
     with open_file() as binary:
-        header, total = csv_check(binary, mapping)
+        header, total = csv_check(binary, mapping, encoding)
     report = ImportReport(total_rows=total, header=list(header))
     if progress:
         progress(report)
@@ -210,7 +211,7 @@ def import_csv(
     update_fields = mapping.lead_update_fields()
     context = dict(context or {})
     with open_file() as binary:
-        records = _records(binary)
+        records = _records(binary, encoding)
         next(records)  # the header
         while chunk := list(islice(records, chunk_size)):
             rows: list[_Row] = []

@@ -10,7 +10,6 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from leads import importing
-from leads.forms import ImportForm
 from leads.models import Company, ImportJob, Lead, Stage, StageEvent
 from leads.tasks import import_job_run_task
 
@@ -470,60 +469,6 @@ def _upload(content, name="leads.csv"):
     return SimpleUploadedFile(name, content if isinstance(content, bytes) else content.encode())
 
 
-def test_a_marketing_manager_uploads_a_file_and_sees_the_report(
-    client, alice, media, celery_eager, django_capture_on_commit_callbacks
-):
-    client.force_login(alice)
-    page = client.get(reverse("leads:import"))
-    assert page.status_code == 200
-    assert "custom.visits" in page.content.decode()  # the example mapping
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        response = client.post(
-            reverse("leads:import"),
-            {
-                "file": _upload(HEADER + "hana@example.jp,Hana,JP,5,Yes\r\nbroken,X,JP,1,no\r\n"),
-                "mapping": json.dumps(MAPPING),
-            },
-        )
-    assert callbacks  # the import ran after the upload committed
-    job = ImportJob.objects.get()
-    assert response.status_code == 302
-    assert response.url == reverse("leads:import_detail", args=[job.id])
-    job.refresh_from_db()
-    assert job.status == ImportJob.Status.DONE
-    assert (job.total_rows, job.processed_rows, job.created_count, job.rejected_count) == (
-        2,
-        2,
-        1,
-        1,
-    )
-    assert job.created_by == alice and job.original_name == "leads.csv"
-    assert job.file.name.startswith("imports/")
-    html = client.get(response.url).content.decode()
-    assert 'style="width: 100%"' in html
-    assert "email: Enter a valid email address." in html
-    status = client.get(reverse("leads:import_status", args=[job.id])).json()
-    assert status["finished"] and status["percent"] == 100 and status["rejected"] == 1
-
-
-def test_the_upload_queues_the_task_after_commit(
-    client, alice, media, django_capture_on_commit_callbacks
-):
-    client.force_login(alice)
-    with django_capture_on_commit_callbacks() as callbacks:
-        client.post(
-            reverse("leads:import"),
-            {
-                "file": _upload(HEADER + "a@example.jp,A,JP,1,yes\n"),
-                "mapping": json.dumps(MAPPING),
-            },
-        )
-    # Nothing runs before the upload commits; then exactly one task is queued.
-    job = ImportJob.objects.get()
-    assert job.status == ImportJob.Status.QUEUED
-    assert len(callbacks) == 1
-
-
 def test_a_running_job_shows_progress_and_polls(client, alice, media):
     job = ImportJob.objects.create(
         file="imports/x.csv",
@@ -544,10 +489,9 @@ def test_a_sales_rep_cannot_import(client, bob, media):
     client.force_login(bob)
     job = ImportJob.objects.create(file="imports/x.csv", original_name="x.csv", mapping=MAPPING)
     assert client.get(reverse("leads:import")).status_code == 403
-    response = client.post(
-        reverse("leads:import"), {"file": _upload(HEADER), "mapping": json.dumps(MAPPING)}
-    )
+    response = client.post(reverse("leads:import"), {"file": _upload(HEADER)})
     assert response.status_code == 403
+    assert client.get(reverse("leads:import_map", args=[job.id])).status_code == 403
     assert client.get(reverse("leads:import_detail", args=[job.id])).status_code == 403
     assert client.get(reverse("leads:import_status", args=[job.id])).status_code == 403
     assert ImportJob.objects.count() == 1
@@ -557,81 +501,6 @@ def test_a_sales_rep_cannot_import(client, bob, media):
 def test_the_nav_links_to_the_import_for_marketing(client, alice):
     client.force_login(alice)
     assert reverse("leads:import") in client.get(reverse("leads:list")).content.decode()
-
-
-@pytest.mark.parametrize(
-    "upload,mapping,field,message",
-    [
-        (_upload(b"", "empty.csv"), MAPPING, "file", "The submitted file is empty."),
-        (_upload(HEADER, "leads.xlsx"), MAPPING, "file", "Upload a .csv file."),
-        (_upload("\n\n"), MAPPING, "file", "The file is empty"),
-        (
-            _upload(HEADER + "a@example.jp,A,JP,1,yes\nb@example.jp,B\n"),
-            MAPPING,
-            "file",
-            "Line 3 has 2 columns; the header has 5.",
-        ),
-        (
-            _upload((HEADER + "a@example.jp,Zoë,JP,1,yes\n").encode("latin-1")),
-            MAPPING,
-            "file",
-            "Line 2 is not UTF-8 text",
-        ),
-        (
-            _upload("Mail,First\n"),
-            MAPPING,
-            "mapping",
-            'columns[0].column: the file has no column "Email"',
-        ),
-        (_upload(HEADER), "{oops", "mapping", "mapping: not valid JSON"),
-    ],
-)
-def test_a_bad_upload_is_a_form_error_and_queues_nothing(
-    client, alice, media, upload, mapping, field, message
-):
-    client.force_login(alice)
-    upload.seek(0)
-    response = client.post(
-        reverse("leads:import"),
-        {"file": upload, "mapping": mapping if isinstance(mapping, str) else json.dumps(mapping)},
-    )
-    assert response.status_code == 200
-    errors = response.context["form"].errors[field]
-    assert any(message in error for error in errors), errors
-    assert not ImportJob.objects.exists()
-    assert nothing_written()
-
-
-def test_a_shipped_mapping_can_be_chosen(client, alice, media):
-    client.force_login(alice)
-    response = client.post(
-        reverse("leads:import"),
-        {"file": _upload("Prospect ID,Lead Source\nabc,Google\n"), "shipped": "x_education"},
-    )
-    assert response.status_code == 200
-    assert "columns[1].column" in response.context["form"].errors["mapping"][0]
-
-
-def test_a_large_upload_is_checked_by_the_job_which_fails_and_writes_nothing(
-    client, alice, media, monkeypatch, celery_eager, django_capture_on_commit_callbacks
-):
-    monkeypatch.setattr(ImportForm, "FULL_CHECK_BYTES", 10)  # only the header is checked
-    client.force_login(alice)
-    content = HEADER + "a@example.jp,A,JP,1,yes\n" + "b@example.jp,B,JP\n"
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            reverse("leads:import"), {"file": _upload(content), "mapping": json.dumps(MAPPING)}
-        )
-    job = ImportJob.objects.get()
-    assert response.url == reverse("leads:import_detail", args=[job.id])
-    job.refresh_from_db()
-    assert job.status == ImportJob.Status.FAILED
-    assert job.failure == "Line 3 has 3 columns; the header has 5."
-    assert job.finished_at is not None
-    assert nothing_written()
-    html = client.get(response.url).content.decode()
-    assert "Line 3 has 3 columns; the header has 5." in html
-    assert client.get(reverse("leads:import_status", args=[job.id])).json()["finished"]
 
 
 def test_running_a_job_twice_imports_once(media, alice):

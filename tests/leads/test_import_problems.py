@@ -2,16 +2,15 @@
 
 import csv
 import io
-import json
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from leads import importing
 from leads.models import ImportJob, ImportProblem, Lead
 
 from .test_import import HISTORY_HEADER, HISTORY_MAPPING, MAPPING
+from .test_import_wizard import wizard_import
 
 pytestmark = pytest.mark.django_db
 
@@ -22,18 +21,6 @@ HEADER = "Email,First,Country,Visits,Newsletter\r\n"
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
-
-
-def upload(client, content: str, mapping=MAPPING, captured=None) -> ImportJob:
-    response = client.post(
-        reverse("leads:import"),
-        {
-            "file": SimpleUploadedFile("leads.csv", content.encode()),
-            "mapping": json.dumps(mapping),
-        },
-    )
-    assert response.status_code == 302, response.context and response.context["form"].errors
-    return ImportJob.objects.latest("id")
 
 
 def download(client, job) -> list[list[str]]:
@@ -48,7 +35,7 @@ def download(client, job) -> list[list[str]]:
 
 def run_upload(client, django_capture_on_commit_callbacks, content, mapping=MAPPING):
     with django_capture_on_commit_callbacks(execute=True):
-        job = upload(client, content, mapping)
+        job = wizard_import(client, content, mapping)
     job.refresh_from_db()
     return job
 
