@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0006_score_stale_since'),
+        ('leads', '0007_import_wizard'),
     ]
 
     operations = [
