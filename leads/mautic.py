@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -31,7 +32,7 @@ from rest_framework import serializers
 
 from core.validation import email_key, flatten_errors, properties_check
 
-from .models import ActivityKind, Lead
+from .models import ActivityKind, Lead, LeadIdentity
 from .services import activity_add, lead_mark_deleted, lead_upsert
 from .validation import LeadInput
 
@@ -113,6 +114,8 @@ class MauticEvent:
     # Validated LeadInput data; no "email" when the contact is anonymous.
     lead_data: dict[str, Any]
     activity: dict[str, Any] | None = None
+    # When the event happened in Mautic (UTC), if it says; orders events per contact.
+    at: dt.datetime | None = None
 
 
 @dataclass
@@ -174,7 +177,12 @@ def _external_ref(value: Any) -> str | None:
 
 
 def _time(
-    event: Mapping[str, Any], keys: list[tuple[str, ...]], path: str, errs: _Errors
+    event: Mapping[str, Any],
+    keys: list[tuple[str, ...]],
+    path: str,
+    errs: _Errors,
+    *,
+    required: bool = True,
 ) -> dt.datetime | None:
     """The first of `keys` present in the event, parsed with its offset, in UTC."""
     for key in keys:
@@ -197,7 +205,8 @@ def _time(
             # Mautic stores and sends UTC; a missing offset means UTC.
             parsed = parsed.replace(tzinfo=dt.UTC)
         return parsed.astimezone(dt.UTC)
-    errs.add(".".join((path, *keys[0])), _("Missing date and time."))
+    if required:
+        errs.add(".".join((path, *keys[0])), _("Missing date and time."))
     return None
 
 
@@ -393,12 +402,23 @@ def _parse_event(event: Any, event_type: str, path: str, errs: _Errors) -> Mauti
     if event_type in (PAGE_HIT, FORM_SUBMITTED, EMAIL_OPENED):
         contact_key = contact_id or str(lead_data.get("email", "")).lower()
         activity = _activity(event, event_type, path, contact_key, errs)
+        at = activity["occurred_at"] if activity else None
+    else:
+        # The event's own time; older senders give only the contact's modification time.
+        at = _time(
+            event,
+            [("timestamp",), (*CONTACT_PATH[event_type], "dateModified")],
+            path,
+            errs,
+            required=False,
+        )
     return MauticEvent(
         type=event_type,
         path=path,
         contact_id=contact_id,
         lead_data=lead_data,
         activity=activity,
+        at=at,
     )
 
 
@@ -426,26 +446,57 @@ def mautic_delivery_parse(*, payload: Any) -> MauticDelivery:
     return delivery
 
 
-def _lead_by_identity(contact_id: str | None) -> Lead | None:
+def _identity_locked(contact_id: str | None) -> LeadIdentity | None:
+    """The contact's link, locked: two deliveries for one contact apply one after the other."""
     if contact_id is None:
         return None
-    return Lead.objects.filter(
-        identities__source_system=SOURCE_SYSTEM, identities__external_id=contact_id
-    ).first()
+    return (
+        LeadIdentity.objects.select_for_update()
+        .select_related("lead")
+        .filter(source_system=SOURCE_SYSTEM, external_id=contact_id)
+        .first()
+    )
+
+
+def _is_stale(link: LeadIdentity, at: dt.datetime | None) -> bool:
+    """An event older than the last one applied to its contact (or, for a lead Mautic
+    deleted, not newer than the deletion): replayed or retried out of order."""
+    if at is None or link.last_event_at is None:
+        return False
+    if link.lead.deleted_at is not None:
+        return at <= link.last_event_at
+    return at < link.last_event_at
+
+
+def _remember(contact_id: str | None, at: dt.datetime | None) -> None:
+    if contact_id is None or at is None:
+        return
+    LeadIdentity.objects.filter(
+        Q(last_event_at__isnull=True) | Q(last_event_at__lt=at),
+        source_system=SOURCE_SYSTEM,
+        external_id=contact_id,
+    ).update(last_event_at=at)
 
 
 @transaction.atomic
 def mautic_delivery_apply(*, delivery: MauticDelivery) -> dict[str, Any]:
-    """Write a parsed delivery: leads, activities and deletions, all or nothing."""
+    """Write a parsed delivery: leads, activities and deletions, all or nothing.
+
+    Each contact remembers the time of the last event applied to it: an older event (a
+    replay, or Mautic's retries arriving out of order) never overwrites newer fields and
+    never touches a lead Mautic deleted later; its activity is still recorded (history,
+    idempotent by id)."""
     processed: Counter[str] = Counter()
     created = {"leads": 0, "activities": 0, "duplicates": 0}
     deleted = 0
     skipped: list[dict[str, str]] = []
+    stale_reason = _("Older than the last event applied to this contact: its fields were kept.")
     for event in delivery.events:
         identity = (SOURCE_SYSTEM, event.contact_id) if event.contact_id else None
         email = event.lead_data.get("email")
+        link = _identity_locked(event.contact_id)
         if event.type == LEAD_DELETED:
-            lead = _lead_by_identity(event.contact_id)
+            lead = link.lead if link else None
             if lead is None and email:
                 lead = (
                     Lead.objects.alias(email_ci=Lower("email"))
@@ -457,11 +508,23 @@ def mautic_delivery_apply(*, delivery: MauticDelivery) -> dict[str, Any]:
                 continue
             deleted += lead.deleted_at is None
             lead_mark_deleted(lead=lead)
+            _remember(event.contact_id, event.at)
             processed[event.type] += 1
+            continue
+        if link is not None and _is_stale(link, event.at):
+            if event.activity is None:
+                skipped.append({"path": event.path, "reason": stale_reason})
+            else:
+                # The activity is history and is recorded; the contact's older fields are not.
+                activity_created = activity_add(
+                    lead=link.lead, source_system=SOURCE_SYSTEM, **event.activity
+                )[1]
+                created["activities" if activity_created else "duplicates"] += 1
+                processed[event.type] += 1
             continue
         data = event.lead_data
         if not email:
-            known = _lead_by_identity(event.contact_id)
+            known = link.lead if link else None
             if known is None:
                 skipped.append(
                     {"path": event.path, "reason": _("Anonymous contact: no e-mail yet.")}
@@ -469,6 +532,7 @@ def mautic_delivery_apply(*, delivery: MauticDelivery) -> dict[str, Any]:
                 continue
             data = {**data, "email": known.email}
         lead, lead_created = lead_upsert(data=data, identity=identity)
+        _remember(event.contact_id, event.at)
         created["leads"] += lead_created
         if event.activity is not None:
             activity_created = activity_add(

@@ -368,6 +368,9 @@ class LeadIdentity(models.Model):
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="identities")
     source_system = models.CharField(max_length=50)
     external_id = models.CharField(max_length=200)
+    # When the latest event of this contact that was applied happened (in the other system's
+    # clock): an older event, replayed or retried out of order, never overwrites newer data.
+    last_event_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -58,7 +58,9 @@ class MauticDeliveryOutput(serializers.Serializer):
     skipped = serializers.ListField(
         child=MauticDeliverySkippedOutput(),
         help_text="Events with nothing to apply: an anonymous contact with no e-mail "
-        "and no known Mautic id, or the deletion of a contact never received.",
+        "and no known Mautic id, the deletion of a contact never received, or a contact "
+        "event older than the last one applied to that contact (a replay or an "
+        "out-of-order retry; its fields are not applied).",
     )
 
 
@@ -92,7 +94,10 @@ class MauticWebhookView(APIView):
             "lead_points_change, lead_post_delete, form_on_submit, page_on_hit, "
             "email_on_open; other types are ignored and listed. The delivery is validated "
             "whole and written in one transaction: a 400 writes nothing. Resends create "
-            "nothing (each activity has a stable external id)."
+            "nothing (each activity has a stable external id). Each contact remembers the time of "
+            "the last event applied (the event's `timestamp`, or the activity's own time): an "
+            "older event never overwrites newer fields nor touches a lead deleted later; its "
+            "activity is still recorded."
         ),
         request=OpenApiTypes.OBJECT,
         parameters=[

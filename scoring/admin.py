@@ -9,7 +9,7 @@ from django.contrib import admin
 
 from signoff.admin import DraftOnlyInline, SignedVersionAdmin
 
-from . import services
+from . import selectors, services
 from .models import Rule, RuleSetVersion
 
 small = forms.Textarea(attrs={"rows": 1, "cols": 22})
@@ -45,6 +45,17 @@ class RuleSetVersionAdmin(SignedVersionAdmin):
     list_filter = ["status"]
     fields = ["name", *RuleSetVersion.SETTINGS_FIELDS]
     inlines = [RuleInline]
+    # The rules' changes live in their own history; the version's page shows both in words.
+    object_history_template = "admin/scoring/rulesetversion/object_history.html"
+
+    def history_view(self, request, object_id, extra_context=None):
+        version = RuleSetVersion.objects.filter(pk=object_id).first()
+        if version is not None:
+            extra_context = {
+                **(extra_context or {}),
+                "rule_history": selectors.rule_change_history(version=version, limit=200),
+            }
+        return super().history_view(request, object_id, extra_context=extra_context)
 
     def withdraw_approvals(self, version, user) -> int:
         # Scoring also notes the withdrawal on the draft's discussion.

@@ -96,6 +96,9 @@ class Rule(models.Model):
         "min_count",
     )
     EDITABLE_FIELDS: ClassVar[tuple[str, ...]] = ("position", "name", *SCORING_FIELDS)
+    # The history's change reason for a draft's rules copied from the live version: the
+    # "before" of their first edit, not shown as added.
+    COPIED: ClassVar[str] = "copied from the live version"
 
     version = models.ForeignKey(RuleSetVersion, on_delete=models.CASCADE, related_name="rules")
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)

@@ -205,13 +205,21 @@ def _verbose_name(model: type[RuleSetVersion | Rule], name: str) -> Any:
 
 def version_diff(*, old: RuleSetVersion | None, new: RuleSetVersion) -> dict[str, Any]:
     """A readable diff: settings changed, rules added, removed and changed (matched by name)."""
+    from .templatetags.scoring_tags import value_text
+
     settings_changed = []
     for f in RuleSetVersion.SETTINGS_FIELDS:
         before = getattr(old, f) if old else None
         after = getattr(new, f)
         if before != after:
             settings_changed.append(
-                {"field": _verbose_name(RuleSetVersion, f), "old": before, "new": after}
+                {
+                    "field": _verbose_name(RuleSetVersion, f),
+                    "old": before,
+                    "new": after,
+                    "old_text": value_text(f, before),
+                    "new_text": value_text(f, after),
+                }
             )
     old_rules = {(r.kind, r.name): r for r in old.rules.all()} if old else {}
     new_rules = {(r.kind, r.name): r for r in new.rules.all()}
@@ -225,6 +233,8 @@ def version_diff(*, old: RuleSetVersion | None, new: RuleSetVersion) -> dict[str
                 "field": _verbose_name(Rule, f),
                 "old": getattr(a, f),
                 "new": getattr(b, f),
+                "old_text": value_text(f, getattr(a, f), rule_field=a.field),
+                "new_text": value_text(f, getattr(b, f), rule_field=b.field),
             }
             for f in Rule.SCORING_FIELDS
             if getattr(a, f) != getattr(b, f)
@@ -243,23 +253,48 @@ def version_diff(*, old: RuleSetVersion | None, new: RuleSetVersion) -> dict[str
     }
 
 
+def _history_changes(
+    model: type[RuleSetVersion | Rule], record: Any, fields: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """Field by field, from what to what, in words, against the record before it."""
+    from .templatetags.scoring_tags import value_text
+
+    previous = record.prev_record
+    if previous is None:
+        return []
+    delta = record.diff_against(previous, included_fields=list(fields))
+    rule_field = getattr(record, "field", "")
+    changes = []
+    for c in sorted(delta.changes, key=lambda c: fields.index(c.field)):
+        label = gettext("order") if c.field == "position" else _verbose_name(model, c.field)
+        changes.append(
+            {
+                "field": c.field,
+                "label": label,
+                "old": c.old,
+                "new": c.new,
+                "old_text": value_text(c.field, c.old, rule_field=getattr(previous, "field", "")),
+                "new_text": value_text(c.field, c.new, rule_field=rule_field),
+            }
+        )
+    return changes
+
+
 def rule_change_history(*, version: RuleSetVersion, limit: int = 100) -> list[dict[str, Any]]:
-    """Who changed which rule of this version from what to what, and when."""
-    records = (
+    """Who changed what in this version, from what to what, and when: every field of every
+    rule and the rule set's own settings (threshold, minimum fit, half-life), newest first."""
+    out: list[dict[str, Any]] = []
+    rules = (
         Rule.history.filter(version_id=version.pk)
         .select_related("history_user")
         .order_by("-history_date", "-history_id")[:limit]
     )
-    out = []
-    for record in records:
-        changes = []
-        if record.history_type == "~" and record.prev_record is not None:
-            delta = record.diff_against(record.prev_record)
-            changes = [
-                {"field": c.field, "old": c.old, "new": c.new}
-                for c in delta.changes
-                if c.field in Rule.SCORING_FIELDS or c.field == "name"
-            ]
+    for record in rules:
+        changes: list[dict[str, Any]] = []
+        if record.history_type == "+" and record.history_change_reason == Rule.COPIED:
+            continue
+        if record.history_type == "~":
+            changes = _history_changes(Rule, record, Rule.EDITABLE_FIELDS)
             if not changes:
                 continue
         out.append(
@@ -267,11 +302,37 @@ def rule_change_history(*, version: RuleSetVersion, limit: int = 100) -> list[di
                 "at": record.history_date,
                 "user": record.history_user,
                 "type": record.history_type,
+                "subject": "rule",
                 "rule": record.name,
+                "kind": record.kind,
                 "changes": changes,
             }
         )
-    return out
+    own = (
+        RuleSetVersion.history.filter(id=version.pk)
+        .select_related("history_user")
+        .order_by("-history_date", "-history_id")[:limit]
+    )
+    for record in own:
+        if record.history_type != "~":
+            continue
+        changes = _history_changes(
+            RuleSetVersion, record, ("name", *RuleSetVersion.SETTINGS_FIELDS)
+        )
+        if changes:
+            out.append(
+                {
+                    "at": record.history_date,
+                    "user": record.history_user,
+                    "type": "~",
+                    "subject": "settings",
+                    "rule": "",
+                    "kind": "",
+                    "changes": changes,
+                }
+            )
+    out.sort(key=lambda row: row["at"], reverse=True)
+    return out[:limit]
 
 
 def run_progress(run: RescoreRun) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history
 
 from core.tasks import delay_safely, enqueue_after_commit, heartbeat
 from leads.models import Activity, Lead, MqlReason, Stage, StageEvent
@@ -110,9 +111,16 @@ def draft_get_or_create(*, user: Any) -> RuleSetVersion:
         created_by=user if user and user.is_authenticated else None,
     )
     if live:
-        Rule.objects.bulk_create(
-            Rule(version=draft, **{f: getattr(r, f) for f in Rule.EDITABLE_FIELDS})
-            for r in live.rules.all()
+        # With history rows (marked as the copy), so the first edit of a copied rule has a
+        # "before" to show.
+        bulk_create_with_history(
+            [
+                Rule(version=draft, **{f: getattr(r, f) for f in Rule.EDITABLE_FIELDS})
+                for r in live.rules.all()
+            ],
+            Rule,
+            default_user=user if user and user.is_authenticated else None,
+            default_change_reason=Rule.COPIED,
         )
     return draft
 

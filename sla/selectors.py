@@ -238,9 +238,28 @@ def _label(model: Any, field: str) -> str:
     return str(model._meta.get_field(field).verbose_name)
 
 
+def term_text(field: str, value: Any) -> str | None:
+    """A term of the SLA in words: weekdays by name, times as 09:00, 4 rather than 4.0."""
+    if value is None or value == "":
+        return None
+    if field == "working_days" and isinstance(value, list):
+        return working_days_label(value)
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if field == "status" and value in SlaVersion.Status.values:
+        return str(SlaVersion.Status(value).label)
+    return str(value)
+
+
 def sla_diff(*, old: SlaVersion, new: SlaVersion) -> list[dict[str, Any]]:
     changes = [
-        {"field": _label(SlaVersion, f), "old": getattr(old, f), "new": getattr(new, f)}
+        {
+            "field": _label(SlaVersion, f),
+            "old": term_text(f, getattr(old, f)),
+            "new": term_text(f, getattr(new, f)),
+        }
         for f in SlaVersion.TERMS
         if getattr(old, f) != getattr(new, f)
     ]
@@ -267,7 +286,11 @@ def sla_change_history(*, limit: int = 50) -> list[dict[str, Any]]:
                 continue
             delta = record.diff_against(previous, included_fields=[*SlaVersion.TERMS, "status"])
             changes = [
-                {"field": _label(SlaVersion, c.field), "old": c.old, "new": c.new}
+                {
+                    "field": _label(SlaVersion, c.field),
+                    "old": term_text(c.field, c.old),
+                    "new": term_text(c.field, c.new),
+                }
                 for c in delta.changes
             ]
             if not changes:

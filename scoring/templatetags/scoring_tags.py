@@ -120,3 +120,20 @@ def rule_condition(rule: Rule) -> str:
 @register.filter
 def label_of(field: str) -> str:
     return field_label(field)
+
+
+def value_text(field: str, value: Any, *, rule_field: str = "") -> str:
+    """One stored field of a rule or rule set in words, for diffs and history."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if field == "field":
+        return field_label(value)
+    if field == "operator":
+        return _operator_label(value)
+    if field == "kind":
+        return readable(value) if value in Rule.Kind.values else str(value)
+    if field == "activity_kind":
+        return str(ActivityKind(value).label) if value in ActivityKind.values else str(value)
+    if field == "value":
+        return readable(_choice_labels(rule_field, value))
+    return readable(value)

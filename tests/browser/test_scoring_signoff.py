@@ -60,7 +60,7 @@ def test_marketing_and_sales_edit_approve_publish_and_watch_the_rescore(
     page.get_by_role("link", name="Back to sign-off").click()
     draft_card = page.locator("#draft")
     assert "+ Behaviour “Pricing page” (25)" in draft_card.inner_text()
-    assert "MQL threshold: 50.0 → 30.0" in draft_card.inner_text()
+    assert "MQL threshold: 50 → 30" in draft_card.inner_text()
     page.get_by_role("button", name="Approve").click()
     assert "✓ Marketing — Alice Marketing" in page.locator("#draft").inner_text()
     assert page.get_by_role("button", name="Publish").is_disabled()

@@ -5,7 +5,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from scoring import services
+from scoring import selectors, services
 from scoring.models import Rule
 
 from ..factories import ActivityFactory, LeadFactory
@@ -286,3 +286,66 @@ def test_field_picker_offers_custom_keys_and_property_keys_from_the_data(client,
     assert 'value="company.employees" data-type="number"' in html
     assert 'value="company.listed" data-type="bool"' in html
     assert '<option value="form_name">' in html
+
+
+def test_history_says_who_changed_every_field_from_what_to_what(client, alice, carol, draft):
+    client.force_login(alice)
+    cto = draft.rules.get()
+    client.post(
+        reverse("scoring:rule_edit", args=[cto.pk]),
+        {
+            "kind": "fit",
+            "name": "CTO or CIO",
+            "field": "title",
+            "operator": "in",
+            "tags": "cto\ncio",
+            "points": "30",
+        },
+    )
+    client.force_login(carol)
+    client.post(
+        reverse("scoring:draft_edit"),
+        {
+            "name": draft.name,
+            "mql_threshold": "65",
+            "min_fit_score": "5",
+            "decay_half_life_days": "21",
+        },
+    )
+    client.post(reverse("scoring:draft_comment"), {"text": "Fine by sales."})
+    history = selectors.rule_change_history(version=draft)
+    settings_entry, rule_entry = history[0], history[1]
+    assert settings_entry["user"] == carol and settings_entry["subject"] == "settings"
+    assert [(c["label"], c["old_text"], c["new_text"]) for c in settings_entry["changes"]] == [
+        ("MQL threshold", "50", "65"),
+        ("minimum fit score", "—", "5"),
+        ("engagement half-life (days)", "—", "21"),
+    ]
+    assert rule_entry["user"] == alice
+    assert [(c["field"], c["old_text"], c["new_text"]) for c in rule_entry["changes"]] == [
+        ("name", "CTO", "CTO or CIO"),
+        ("operator", "contains", "is one of"),
+        ("value", "cto", "cto, cio"),
+        ("points", "20", "30"),
+    ]
+    html = client.get(reverse("scoring:overview")).content.decode()
+    assert 'MQL threshold: <span class="old">50</span> → <b class="new">65</b>' in html
+    assert 'Value: <span class="old">cto</span> → <b class="new">cto, cio</b>' in html
+    assert "Fine by sales." in html
+    assert "[" not in html.split('id="comments"')[1]
+
+
+def test_the_admin_history_of_a_rule_set_reads_in_words(client, alice, draft):
+    from ..factories import UserFactory
+
+    admin = UserFactory(username="root", is_staff=True, is_superuser=True)
+    cto = draft.rules.get()
+    services.rule_update(rule=cto, data={"value": "chief technology"}, user=alice)
+    services.draft_settings_update(version=draft, data={"mql_threshold": 70}, user=alice)
+    client.force_login(admin)
+    html = client.get(
+        reverse("admin:scoring_rulesetversion_history", args=[draft.pk])
+    ).content.decode()
+    assert "Changes to the rules and settings" in html
+    assert 'Value: <span class="old">cto</span> → <b class="new">chief technology</b>' in html
+    assert 'MQL threshold: <span class="old">50</span> → <b class="new">70</b>' in html

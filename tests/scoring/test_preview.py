@@ -94,4 +94,6 @@ def test_rule_history_says_who_changed_what(live_and_draft, carol):
     cto.save()
     [latest, *_rest] = selectors.rule_change_history(version=draft)
     assert latest["user"] == carol and latest["rule"] == "CTO"
-    assert latest["changes"] == [{"field": "points", "old": 40, "new": 45}]
+    [change] = latest["changes"]
+    assert (change["field"], change["old"], change["new"]) == ("points", 40, 45)
+    assert (change["old_text"], change["new_text"]) == ("40", "45")

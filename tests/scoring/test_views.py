@@ -78,7 +78,7 @@ def test_compare_shows_a_readable_diff(client, alice):
     html = client.get(
         reverse("scoring:compare") + f"?old={old.number}&new={new.number}"
     ).content.decode()
-    assert "MQL threshold: 40.0 → <b>55.0</b>" in html
+    assert "MQL threshold: 40 → <b>55</b>" in html
     assert "“CTO”" in html
     assert client.get(reverse("scoring:compare") + "?old=x").status_code == 302
 
