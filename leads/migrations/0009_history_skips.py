@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0007_import_wizard'),
+        ('leads', '0008_identity_last_event_at'),
     ]
 
     operations = [
