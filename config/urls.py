@@ -26,6 +26,7 @@ urlpatterns = [
     path("scoring/", include("scoring.urls")),
     path("", include("reports.urls")),
     path("sla/", include("sla.urls")),
+    path("notifications/", include("notifications.urls")),
     # The short address reps bookmark.
     path(
         "queue/",

@@ -106,6 +106,37 @@ def handoff_assigned(*, handoff: Handoff, reassigned_by: Any = None) -> Notifica
     return note
 
 
+def reassigned_away(*, handoff: Handoff, previous: Any, by: Any) -> Notification:
+    """Tell the rep who had the lead that it is someone else's now (no more work on it)."""
+    with translation.override(user_language(previous)):
+        subject = _("%(lead)s was reassigned to %(rep)s") % {
+            "lead": handoff.lead.display_name,
+            "rep": _name(handoff.rep) if handoff.rep else _("nobody"),
+        }
+        body = _("Reassigned by %(user)s; it has left your queue.") % {"user": _name(by)}
+    return _tell(previous, Notification.Kind.REASSIGNED_AWAY, handoff, subject, body)
+
+
+def deadline_near(*, handoff: Handoff, kind: str, due_at: Any, about: str) -> Notification:
+    """Warn the rep once per deadline, shortly before it passes."""
+    rep = handoff.rep
+    with translation.override(user_language(rep)):
+        subject = _("Deadline near: %(step)s for %(lead)s") % {
+            "step": Breach.Kind(kind).label,
+            "lead": handoff.lead.display_name,
+        }
+        body = _("Due %(at)s.") % {"at": _when(rep, due_at, handoff)}
+    return notification_create(
+        kind=Notification.Kind.DEADLINE_NEAR,
+        user=rep,
+        subject=subject,
+        body=body,
+        lead=handoff.lead,
+        url=_lead_path(handoff),
+        about=about,
+    )
+
+
 def breach(*, breach: Breach) -> Notification:
     handoff = breach.handoff
     rep = handoff.rep

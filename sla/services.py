@@ -20,6 +20,7 @@ from django.utils.translation import gettext_noop
 from leads import roles
 from leads.models import Lead, Stage, StageEvent, Team, rejection_reasons
 from leads.services import handoff_changed, lead_transition
+from notifications.models import Notification
 from signoff import services as signoff
 from signoff.models import ApprovalBase
 
@@ -392,9 +393,10 @@ def lead_reassign(*, lead: Lead, to_user: Any, by: Any, note: str = "") -> Assig
         raise PermissionDenied(_("You cannot reassign this lead."))
     if not to_user.is_active or not to_user.groups.filter(name=roles.SALES_REP).exists():
         raise ValidationError({"to_user": [_("Choose an active sales rep.")]})
-    locked = Lead.objects.select_for_update().get(pk=lead.pk)
+    locked = Lead.objects.select_for_update().select_related("owner").get(pk=lead.pk)
     if locked.owner_id == to_user.pk:
         raise ValidationError({"to_user": [_("The lead is already theirs.")]})
+    previous = locked.owner
     Lead.objects.filter(pk=lead.pk).update(owner=to_user, updated_at=timezone.now())
     lead.owner = to_user
     handoff = (
@@ -415,6 +417,8 @@ def lead_reassign(*, lead: Lead, to_user: Any, by: Any, note: str = "") -> Assig
         from . import notifications
 
         notifications.handoff_assigned(handoff=handoff, reassigned_by=by)
+        if previous is not None and previous.is_active:
+            notifications.reassigned_away(handoff=handoff, previous=previous, by=by)
     return assignment
 
 
@@ -500,6 +504,60 @@ def breach_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
                 notifications.escalation(breach=breach)
                 escalated += 1
     return {"breaches": found, "notified": notified, "escalated": escalated}
+
+
+# How long before a deadline its rep is warned (once per deadline).
+DEADLINE_NEAR = dt.timedelta(minutes=15)
+
+
+def deadline_near_sweep(*, now: dt.datetime | None = None) -> int:
+    """Warn each rep once when an accept or first-contact deadline of theirs is near.
+
+    Safe to run twice or in parallel: the hand-off row is locked while the warning (keyed by
+    the deadline, so a tightened deadline warns again) is looked up and written.
+    """
+    from . import notifications
+
+    now = now or timezone.now()
+    soon = now + DEADLINE_NEAR
+    steps = (
+        (
+            Q(status=Handoff.Status.OPEN, accept_due_at__gt=now, accept_due_at__lte=soon),
+            "accept_due_at",
+            Breach.Kind.ACCEPT,
+        ),
+        (
+            Q(
+                status=Handoff.Status.ACCEPTED,
+                first_contact_at__isnull=True,
+                first_contact_due_at__gt=now,
+                first_contact_due_at__lte=soon,
+            ),
+            "first_contact_due_at",
+            Breach.Kind.FIRST_CONTACT,
+        ),
+    )
+    warned = 0
+    for query, due_field, kind in steps:
+        for pk in Handoff.objects.filter(query, rep__isnull=False).values_list("pk", flat=True)[
+            :1000
+        ]:
+            with transaction.atomic():
+                handoff = (
+                    Handoff.objects.select_for_update(of=("self",))
+                    .select_related("lead", "rep", "sla_version")
+                    .filter(pk=pk)
+                    .first()
+                )
+                if handoff is None or handoff.rep is None:
+                    continue
+                due_at = getattr(handoff, due_field)
+                about = f"handoff:{pk}:near:{kind}:{due_at.isoformat()}"
+                if Notification.objects.filter(about=about).exists():
+                    continue
+                notifications.deadline_near(handoff=handoff, kind=kind, due_at=due_at, about=about)
+                warned += 1
+    return warned
 
 
 def _resolved(breach: Breach) -> bool:
