@@ -27,6 +27,7 @@ urlpatterns = [
     path("review/", views.review_latest, name="review_latest"),
     path("review/<month:month>/", views.review, name="review"),
     path("review/<month:month>/export.csv", views.review_export, name="review_export"),
+    path("review/<month:month>/export.xlsx", views.review_export_xlsx, name="review_export_xlsx"),
     path("review/<month:month>/notes/", views.note_save, name="note_add"),
     path("review/<month:month>/notes/<int:note_id>/", views.note_save, name="note_edit"),
     path("review/<month:month>/actions/", views.action_save, name="action_add"),

@@ -68,7 +68,18 @@ def dashboard_export(request: HttpRequest) -> HttpResponse:
             status=400,
             content_type="text/plain; charset=utf-8",
         )
-    rows = exports.dashboard_rows(selectors.all_metrics(filters))
+    shape = request.GET.get("format") or "wide"
+    if shape not in ("wide", "long"):
+        return HttpResponse(
+            "format: " + _("Choose wide (a row per month) or long (metric, row, field, value)."),
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    data = selectors.all_metrics(filters)
+    if shape == "long":
+        rows = exports.dashboard_rows(data)
+        return exports.csv_response(rows, f"handoff-{filters.start}-{filters.end}-long.csv")
+    rows = exports.dashboard_wide_rows(data)
     return exports.csv_response(rows, f"handoff-{filters.start}-{filters.end}.csv")
 
 
@@ -152,12 +163,32 @@ def _edit_form(form_class: type, rows: Any, pk: int | None) -> Any:
     return form_class(instance=instance) if instance else None
 
 
+def _review_records(month: dt.date) -> tuple[Any, Any]:
+    notes = ReviewNote.objects.filter(month=month).select_related("author")
+    actions = ActionItem.objects.filter(month=month).select_related("owner", "done_by")
+    return notes, actions
+
+
 @login_required
 @view_dashboard
 def review_export(request: HttpRequest, month: dt.date) -> HttpResponse:
     _check_month(month)
-    rows = exports.review_rows(selectors.review(month))
+    notes, actions = _review_records(month)
+    rows = exports.review_csv_rows(selectors.review(month), notes, actions)
     return exports.csv_response(rows, f"handoff-review-{selectors.month_key(month)}.csv")
+
+
+@login_required
+@view_dashboard
+def review_export_xlsx(request: HttpRequest, month: dt.date) -> HttpResponse:
+    _check_month(month)
+    notes, actions = _review_records(month)
+    sheets = {
+        _("Figures"): exports.review_rows(selectors.review(month)),
+        _("Decisions"): exports.decision_rows(notes),
+        _("Action items"): exports.action_rows(actions),
+    }
+    return exports.xlsx_response(sheets, f"handoff-review-{selectors.month_key(month)}.xlsx")
 
 
 def _back(month: dt.date, anchor: str) -> HttpResponse:
