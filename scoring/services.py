@@ -10,13 +10,16 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Max
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from simple_history.utils import bulk_create_with_history
 
 from core.tasks import delay_safely, enqueue_after_commit, heartbeat
 from leads.models import Activity, Lead, MqlReason, Stage, StageEvent
 from leads.services import TransitionError, lead_scores_stale, lead_transition
+from signoff import notices
 from signoff import services as signoff
 from signoff.models import ApprovalBase
 
@@ -125,10 +128,23 @@ def draft_get_or_create(*, user: Any) -> RuleSetVersion:
     return draft
 
 
+def notice_subject(version: RuleSetVersion) -> notices.Subject:
+    return notices.Subject(
+        draft_name=gettext_lazy("the scoring draft v%(n)d"),
+        url=reverse("scoring:overview") + "#draft",
+        about=f"ruleset:{version.pk}",
+    )
+
+
 def draft_edited(*, version: RuleSetVersion, user: Any) -> int:
-    """Any edit after an approval withdraws it (noted on the draft). Returns how many."""
+    """Any edit after an approval withdraws it (noted on the draft, and the approvers and the
+    other side are told). Returns how many."""
+    approvers = [a.user for a in version.approvals.select_related("user")]
     withdrawn = signoff.withdraw_on_edit(version)
     if withdrawn:
+        notices.withdrawn(
+            version=version, subject=notice_subject(version), actor=user, approvers=approvers
+        )
         DraftComment.objects.create(
             version=version,
             author=None,
@@ -221,13 +237,40 @@ def _rule_problems(version: RuleSetVersion) -> list[str]:
     ]
 
 
+def _unchanged(version: RuleSetVersion) -> bool:
+    from .selectors import version_diff
+
+    live = ruleset_live()
+    return live is not None and bool(version_diff(old=live, new=version)["empty"])
+
+
+@transaction.atomic
 def ruleset_approve(*, version: RuleSetVersion, user: Any) -> list[ApprovalBase]:
-    return signoff.approve(version=version, user=user, problems=_rule_problems)
+    approvals = signoff.approve(
+        version=version, user=user, problems=_rule_problems, unchanged=_unchanged
+    )
+    notices.approved(
+        version=version,
+        subject=notice_subject(version),
+        actor=user,
+        missing=missing_approvals(version),
+    )
+    return approvals
+
+
+@transaction.atomic
+def ruleset_request_approval(*, version: RuleSetVersion, user: Any) -> int:
+    """Tell the other side the draft is ready for their approval. Returns how many were told."""
+    _draft_only(version)
+    return len(
+        notices.approval_requested(version=version, subject=notice_subject(version), actor=user)
+    )
 
 
 @transaction.atomic
 def ruleset_publish(*, version: RuleSetVersion, user: Any) -> RescoreRun:
     version = signoff.publish(version=version, user=user)
+    notices.published(version=version, subject=notice_subject(version), actor=user)
     return rescore_run_start(version=version, reason="publish")
 
 

@@ -135,6 +135,7 @@ AGREEMENT = Agreement(
     no_draft_to_approve=gettext_lazy("There is no draft to approve."),
     no_draft_to_publish=gettext_lazy("There is no draft to publish."),
     after_publish=lambda run: redirect("scoring:run", run_id=run.pk),
+    request=services.ruleset_request_approval,
 )
 
 

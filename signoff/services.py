@@ -40,10 +40,18 @@ def withdraw_on_edit(version: SignedVersionBase) -> int:
 
 
 @transaction.atomic
-def approve(*, version: V, user: Any, problems: Callable[[V], Any]) -> list[ApprovalBase]:
+def approve(
+    *,
+    version: V,
+    user: Any,
+    problems: Callable[[V], Any],
+    unchanged: Callable[[V], bool] | None = None,
+) -> list[ApprovalBase]:
     """Record the user's approval for each side they sign for, if the draft is valid.
 
     `problems(version)` returns what keeps the draft from being approved (empty if nothing).
+    `unchanged(version)` says the draft is the same as the version in force: its author
+    cannot approve that as a change.
     """
     version = type(version)._default_manager.select_for_update().get(pk=version.pk)
     if not version.is_draft:
@@ -51,6 +59,14 @@ def approve(*, version: V, user: Any, problems: Callable[[V], Any]) -> list[Appr
     sides = approval_sides(user)
     if not sides:
         raise PermissionDenied(_("You cannot approve this."))
+    if unchanged is not None and version.created_by_id == user.pk and unchanged(version):
+        raise ValidationError(
+            _(
+                "Draft v%(n)d is yours and has no changes from the version in force, so there "
+                "is nothing for you to approve. Change something first."
+            )
+            % {"n": version.number}
+        )
     found = problems(version)
     if found:
         raise ValidationError(found)

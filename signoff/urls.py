@@ -10,4 +10,5 @@ def signoff_urls(agreement: views.Agreement) -> list[URLPattern]:
         path("draft/start/", views.draft_start, kwargs, name="draft_start"),
         path("draft/approve/", views.draft_approve, kwargs, name="draft_approve"),
         path("draft/publish/", views.draft_publish, kwargs, name="draft_publish"),
+        path("draft/request/", views.draft_request, kwargs, name="draft_request"),
     ]

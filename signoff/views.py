@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from .models import SignedVersionBase
@@ -42,6 +43,8 @@ class Agreement:
     no_draft_to_publish: str | Promise
     # Where to go after publishing (given what publish returned); default the overview.
     after_publish: Callable[[Any], HttpResponse] | None = None
+    # Tell the other side the draft is ready: request(version=, user=) -> how many were told.
+    request: Callable[..., int] | None = None
 
     def draft(self) -> SignedVersionBase | None:
         return self.model._default_manager.filter(status="draft").first()
@@ -100,4 +103,27 @@ def draft_publish(request: HttpRequest, agreement: Agreement) -> HttpResponse:
     messages.success(request, str(agreement.published) % {"n": draft.number})
     if agreement.after_publish is not None:
         return agreement.after_publish(result)
+    return redirect(agreement.overview_url)
+
+
+@login_required
+@require_POST
+def draft_request(request: HttpRequest, agreement: Agreement) -> HttpResponse:
+    """The draft is ready: the other side's managers are told (in the app and by e-mail)."""
+    if not request.user.has_perm(agreement.edit_perm) or agreement.request is None:
+        raise PermissionDenied
+    draft = agreement.draft()
+    if draft is None:
+        messages.error(request, str(agreement.no_draft_to_approve))
+        return redirect(agreement.overview_url)
+    told = agreement.request(version=draft, user=request.user)
+    messages.success(
+        request,
+        ngettext(
+            "%(count)d manager of the other side was asked to approve it.",
+            "%(count)d managers of the other side were asked to approve it.",
+            told,
+        )
+        % {"count": told},
+    )
     return redirect(agreement.overview_url)

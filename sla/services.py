@@ -21,6 +21,7 @@ from leads import roles
 from leads.models import Lead, Stage, StageEvent, Team, rejection_reasons
 from leads.services import handoff_changed, lead_transition
 from notifications.models import Notification
+from signoff import notices
 from signoff import services as signoff
 from signoff.models import ApprovalBase
 
@@ -619,19 +620,65 @@ def sla_validate(version: SlaVersion) -> dict[str, str]:
     return errors
 
 
+def sla_notice_subject(version: SlaVersion) -> notices.Subject:
+    from django.urls import reverse
+    from django.utils.translation import gettext_lazy
+
+    return notices.Subject(
+        draft_name=gettext_lazy("the SLA draft v%(n)d"),
+        url=reverse("sla:overview") + "#draft",
+        about=f"sla:{version.pk}",
+    )
+
+
 def sla_draft_edited(*, version: SlaVersion, user: Any) -> int:
-    return signoff.withdraw_on_edit(version)
+    approvers = [a.user for a in version.approvals.select_related("user")]
+    withdrawn = signoff.withdraw_on_edit(version)
+    if withdrawn:
+        notices.withdrawn(
+            version=version, subject=sla_notice_subject(version), actor=user, approvers=approvers
+        )
+    return withdrawn
 
 
+def _sla_unchanged(version: SlaVersion) -> bool:
+    from .selectors import sla_diff
+
+    live = sla_live()
+    return live.pk != version.pk and not sla_diff(old=live, new=version)
+
+
+@transaction.atomic
 def sla_approve(*, version: SlaVersion, user: Any) -> list[ApprovalBase]:
-    return signoff.approve(version=version, user=user, problems=sla_validate)
+    approvals = signoff.approve(
+        version=version, user=user, problems=sla_validate, unchanged=_sla_unchanged
+    )
+    notices.approved(
+        version=version,
+        subject=sla_notice_subject(version),
+        actor=user,
+        missing=sla_missing_approvals(version),
+    )
+    return approvals
+
+
+@transaction.atomic
+def sla_request_approval(*, version: SlaVersion, user: Any) -> int:
+    if not version.is_draft:
+        raise ValidationError(_("Only a draft can be approved."))
+    return len(
+        notices.approval_requested(version=version, subject=sla_notice_subject(version), actor=user)
+    )
 
 
 sla_missing_approvals = signoff.missing_sides
 
 
+@transaction.atomic
 def sla_publish(*, version: SlaVersion, user: Any) -> SlaVersion:
-    return signoff.publish(version=version, user=user)
+    version = signoff.publish(version=version, user=user)
+    notices.published(version=version, subject=sla_notice_subject(version), actor=user)
+    return version
 
 
 # Edits of the draft: the pages (and the admin's inline rows) write through these, so every

@@ -457,6 +457,7 @@ AGREEMENT = Agreement(
     ),
     no_draft_to_approve=gettext_lazy("There is no draft to approve."),
     no_draft_to_publish=gettext_lazy("There is no draft to publish."),
+    request=services.sla_request_approval,
 )
 
 

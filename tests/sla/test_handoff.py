@@ -66,6 +66,7 @@ def test_the_sla_in_force_at_mql_time_governs_the_handoff(sla, alice, carol, bob
 
 def test_sla_sign_off_needs_both_sides_and_an_edit_withdraws_it(sla, alice, carol, bob):
     draft = services.sla_draft_get_or_create(user=alice)
+    services.sla_draft_update(version=draft, data={"accept_within_hours": 2}, user=alice)
     with pytest.raises(PermissionDenied):
         services.sla_approve(version=draft, user=bob)
     services.sla_approve(version=draft, user=alice)
