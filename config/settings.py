@@ -5,6 +5,7 @@ filesystem transport. Production sets DATABASE_URL, CELERY_BROKER_URL, SECRET_KE
 ALLOWED_HOSTS and DEBUG=0 (see README.md).
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
+    "axes",
     "django_celery_beat",
     "simple_history",
     "leads",
@@ -95,6 +97,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # After authentication: refuses a locked-out account's sign-in with the lockout page.
+    "axes.middleware.AxesMiddleware",
     # Last, so it sees the view's exceptions first: non-staff never get DEBUG's pages.
     "core.errors.ErrorPagesMiddleware",
 ]
@@ -148,6 +152,29 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+
+# Password guessing (django-axes), for the login page and the admin alike: after
+# AXES_FAILURE_LIMIT wrong passwords for one account, that account cannot sign in for
+# AXES_COOLOFF_TIME, even with the right password, and is told so. Counted per account, not
+# per address: behind a proxy every user shares one address. An admin can unlock early
+# (`python manage.py axes_reset_username NAME`).
+AUTHENTICATION_BACKENDS = [
+    "core.auth.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=30)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 asks for the address as well; per account is the point here (see above), and
+# rotating user agents or cookies does not get around a lock on the account.
+SILENCED_SYSTEM_CHECKS += ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.lockout.locked_out"
+AXES_VERBOSE = False
+# Guessing API tokens: after this many requests with a wrong token from one address within
+# the window, that address is answered 429 until the window passes.
+API_TOKEN_FAILURE_LIMIT = env.int("API_TOKEN_FAILURE_LIMIT", default=30)
+API_TOKEN_FAILURE_WINDOW = dt.timedelta(minutes=15)
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -237,7 +264,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Handoff <handoff@loc
 # REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "core.auth.GuardedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -78,7 +78,7 @@ class ErrorsOutput(serializers.Serializer):
         ref_name = "Errors"
 
 
-READ_ERRORS = {400: ErrorsOutput, 401: ErrorsOutput, 403: ErrorsOutput}
+READ_ERRORS = {400: ErrorsOutput, 401: ErrorsOutput, 403: ErrorsOutput, 429: ErrorsOutput}
 WRITE_ERRORS = {**READ_ERRORS, 413: ErrorsOutput, 415: ErrorsOutput}
 
 

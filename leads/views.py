@@ -20,7 +20,7 @@ from django.utils import timezone, translation
 from django.utils.http import content_disposition_header
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from . import importing, roles, selectors
 from .filters import LeadFilter, LeadOrderingFilter, owner_choices, value_choices
@@ -60,13 +60,13 @@ def home(request: HttpRequest) -> HttpResponse:
 LIST_PAGE_SIZE = 50
 # The page's columns: (sort parameter or "", heading). The API takes the same parameters.
 LIST_COLUMNS = [
-    ("name", _lazy("Name")),
-    ("company", _lazy("Company")),
-    ("stage", _lazy("Stage")),
-    ("score", _lazy("Score")),
-    ("source", _lazy("Source")),
-    ("owner", _lazy("Owner")),
-    ("created", _lazy("Created")),
+    ("name", gettext_lazy("Name")),
+    ("company", gettext_lazy("Company")),
+    ("stage", gettext_lazy("Stage")),
+    ("score", gettext_lazy("Score")),
+    ("source", gettext_lazy("Source")),
+    ("owner", gettext_lazy("Owner")),
+    ("created", gettext_lazy("Created")),
 ]
 PAGE_DEFAULT_ORDERING = "-score"
 
@@ -145,20 +145,20 @@ def lead_list(request: HttpRequest) -> HttpResponse:
 
 
 EXPORT_HEADER = [
-    _lazy("ID"),
-    _lazy("E-mail"),
-    _lazy("First name"),
-    _lazy("Last name"),
-    _lazy("Company"),
-    _lazy("Industry"),
-    _lazy("Stage"),
-    _lazy("Score"),
-    _lazy("Fit score"),
-    _lazy("Engagement score"),
-    _lazy("Source"),
-    _lazy("Owner"),
-    _lazy("Created"),
-    _lazy("Updated"),
+    gettext_lazy("ID"),
+    gettext_lazy("E-mail"),
+    gettext_lazy("First name"),
+    gettext_lazy("Last name"),
+    gettext_lazy("Company"),
+    gettext_lazy("Industry"),
+    gettext_lazy("Stage"),
+    gettext_lazy("Score"),
+    gettext_lazy("Fit score"),
+    gettext_lazy("Engagement score"),
+    gettext_lazy("Source"),
+    gettext_lazy("Owner"),
+    gettext_lazy("Created"),
+    gettext_lazy("Updated"),
 ]
 
 

@@ -10,6 +10,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core.validation import MAX_ID
 from leads import roles
@@ -115,6 +116,17 @@ class ReassignForm(ActionForm, NoteMixin):
 
 
 class RejectionFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[
+            ("", _("All")),
+            ("open", pgettext_lazy("rejection status", "Open")),
+            ("recycled", _("Recycled")),
+            ("fixed", _("Data fixed")),
+        ],
+    )
+    q = forms.CharField(label=_("Search"), required=False, max_length=200)
     reason = forms.ChoiceField(label=_("Reason"), required=False, choices=())
     month = forms.CharField(
         label=_("Month"), required=False, widget=forms.TextInput(attrs={"type": "month"})
@@ -316,3 +328,16 @@ class BulkActionForm(forms.Form):
         if cleaned.get("action") == "reassign" and not cleaned.get("to_user"):
             self.add_error("to_user", _("Choose the rep to hand the leads to."))
         return cleaned
+
+
+class RejectionRecycleForm(forms.Form):
+    reason = forms.ChoiceField(
+        label=_("Reason"), choices=RecycleReason.choices, initial=RecycleReason.NURTURE
+    )
+    note = forms.CharField(label=_("Note"), required=False, max_length=4000)
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+class RejectionFixForm(forms.Form):
+    note = forms.CharField(label=_("Note"), required=False, max_length=4000)
+    next = forms.CharField(required=False, widget=forms.HiddenInput)

@@ -325,3 +325,24 @@ class ContactLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
+class RejectionFix(models.Model):
+    """Marketing's answer to a rejection for bad data: the lead's data is corrected. One per
+    rejection (a second click finds it done); recycling is a stage change of its own."""
+
+    event = models.OneToOneField(
+        StageEvent, on_delete=models.CASCADE, related_name="fix", verbose_name=_("rejection")
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("by")
+    )
+    note = models.TextField(_("note"), blank=True)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("rejection fix")
+        verbose_name_plural = _("rejection fixes")
+
+    def __str__(self) -> str:
+        return f"fix of {self.event_id}"

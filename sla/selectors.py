@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, When
+from django.db.models import Case, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -129,12 +129,46 @@ def top_reasons(explanation: list[dict], limit: int = TOP_REASONS) -> list[dict]
 # Rejections (marketing's view of what sales sent back)
 
 
-def rejections(*, user: Any, reason: str = "", month: tuple | None = None) -> dict[str, Any]:
+REJECTION_STATUSES = ("open", "recycled", "fixed")
+
+
+def rejections(
+    *,
+    user: Any,
+    reason: str = "",
+    month: tuple | None = None,
+    status: str = "",
+    q: str = "",
+) -> dict[str, Any]:
+    """Sales' rejections the user may see, newest first, each with what marketing did about
+    it: `recycled` (the lead went back to nurture after it) or its `fix`; "open" when
+    neither. Counts by reason for the same month, status and search."""
     events = StageEvent.objects.filter(to_stage=Stage.REJECTED)
     if not (user.is_superuser or user.has_perm("leads.view_all_leads")):
         events = events.filter(lead__in=Lead.objects.filter(lead_visible_q(user)).values("pk"))
     if month:
         events = events.filter(at__gte=month[0], at__lt=month[1])
+    events = events.annotate(
+        recycled=Exists(
+            StageEvent.objects.filter(
+                lead=OuterRef("lead"), to_stage=Stage.RECYCLED, at__gte=OuterRef("at")
+            )
+        )
+    )
+    if status == "open":
+        events = events.filter(recycled=False, fix__isnull=True)
+    elif status == "recycled":
+        events = events.filter(recycled=True)
+    elif status == "fixed":
+        events = events.filter(fix__isnull=False)
+    for word in q.split():
+        events = events.filter(
+            Q(lead__first_name__icontains=word)
+            | Q(lead__last_name__icontains=word)
+            | Q(lead__email__icontains=word)
+            | Q(lead__company__name__icontains=word)
+            | Q(note__icontains=word)
+        )
     counts = [
         {"reason": row["reason"], "label": reason_label(row["reason"]), "count": row["n"]}
         for row in events.values("reason").annotate(n=Count("id")).order_by("-n", "reason")
@@ -144,7 +178,7 @@ def rejections(*, user: Any, reason: str = "", month: tuple | None = None) -> di
         row["share"] = row["count"] * 100 / total if total else 0
     if reason:
         events = events.filter(reason=reason)
-    events = events.select_related("lead__company", "actor").order_by("-at", "-id")
+    events = events.select_related("lead__company", "actor", "fix__actor").order_by("-at", "-id")
     return {"counts": counts, "total": total, "events": events}
 
 

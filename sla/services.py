@@ -31,6 +31,7 @@ from .models import (
     Breach,
     ContactLog,
     Handoff,
+    RejectionFix,
     RoutingCounter,
     RoutingRule,
     SlaVersion,
@@ -325,12 +326,7 @@ def lead_qualify(*, lead: Lead, user: Any, bant: Mapping[str, str], note: str = 
 
 def marketing_takes_back(user: Any, lead: Lead) -> bool:
     """Marketing may send a lead sales rejected back to nurture (sales said no already)."""
-    return (
-        lead.stage == Stage.REJECTED
-        and user.is_active
-        and user.has_perm("leads.view_all_leads")
-        and user.has_perm("leads.change_lead")
-    )
+    return lead.stage == Stage.REJECTED and may_follow_up_rejections(user)
 
 
 def lead_recycle(*, lead: Lead, user: Any, reason: str = "", note: str = "") -> StageEvent:
@@ -346,6 +342,45 @@ def lead_recycle(*, lead: Lead, user: Any, reason: str = "", note: str = "") -> 
         reason=reason,
         note=note,
     )
+
+
+def may_follow_up_rejections(user: Any) -> bool:
+    """Marketing answers sales' rejections: recycles the lead or fixes its data."""
+    return bool(
+        user.is_active
+        and user.has_perm("leads.view_all_leads")
+        and user.has_perm("leads.change_lead")
+    )
+
+
+@transaction.atomic
+def rejection_fix(*, event: StageEvent, user: Any, note: str = "") -> RejectionFix:
+    """Record that marketing corrected the data sales rejected the lead for."""
+    if not may_follow_up_rejections(user):
+        raise PermissionDenied(_("Only marketing can mark a rejection fixed."))
+    if event.to_stage != Stage.REJECTED:
+        raise ValidationError(_("This is not a rejection."))
+    fix, created = RejectionFix.objects.get_or_create(
+        event=event, defaults={"actor": user, "note": note}
+    )
+    if not created:
+        raise ValidationError(_("This rejection is already marked fixed."))
+    return fix
+
+
+def rejection_recycle(*, event: StageEvent, user: Any, reason: str, note: str = "") -> StageEvent:
+    """Send the lead of a rejection back to nurture; only while that rejection is where the
+    lead stands (a lead that moved on since is refused by the lifecycle)."""
+    if event.to_stage != Stage.REJECTED:
+        raise ValidationError(_("This is not a rejection."))
+    lead = Lead.objects.select_related("owner").get(pk=event.lead_id)
+    latest = lead.stage_events.order_by("-at", "-id").values_list("pk", flat=True).first()
+    if lead.stage != Stage.REJECTED or latest != event.pk:
+        raise ValidationError(
+            _("The lead has moved on since this rejection (now %(stage)s).")
+            % {"stage": lead.get_stage_display()}
+        )
+    return lead_recycle(lead=lead, user=user, reason=reason, note=note)
 
 
 def lead_disqualify(*, lead: Lead, user: Any, reason: str, note: str = "") -> StageEvent:

@@ -3,7 +3,8 @@ rejections marketing reads, and the agreement with its sign-off."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import csv
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django import forms as django_forms
@@ -11,19 +12,21 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext
 from django.views.decorators.http import require_POST
 
 from leads import roles
 from leads import selectors as lead_selectors
-from leads.models import Lead, Stage, reason_label, rejection_reasons
+from leads.models import Lead, RecycleReason, Stage, StageEvent, reason_label, rejection_reasons
 from leads.services import TransitionError
+from leads.templatetags.handoff import person
 from signoff.services import approval_sides
 from signoff.views import Agreement
 
@@ -113,16 +116,25 @@ def queue(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
-def rejections(request: HttpRequest) -> HttpResponse:
+def _rejections_data(request: HttpRequest) -> tuple[Any, dict[str, Any]]:
     user = request.user
     if not (user.has_perm("leads.view_all_leads") or user.has_perm("leads.view_team_leads")):
         raise PermissionDenied
     form = forms.RejectionFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     data = selectors.rejections(
-        user=user, reason=filters.get("reason") or "", month=filters.get("month")
+        user=user,
+        reason=filters.get("reason") or "",
+        month=filters.get("month"),
+        status=filters.get("status") or "",
+        q=filters.get("q") or "",
     )
+    return form, data
+
+
+@login_required
+def rejections(request: HttpRequest) -> HttpResponse:
+    form, data = _rejections_data(request)
     page = Paginator(data["events"], 50).get_page(request.GET.get("page"))
     for event in page:
         event.reason_label = reason_label(event.reason)
@@ -137,8 +149,140 @@ def rejections(request: HttpRequest) -> HttpResponse:
             "total": data["total"],
             "page": page,
             "query": query.urlencode(),
+            "can_follow_up": services.may_follow_up_rejections(request.user),
+            "recycle_reasons": RecycleReason.choices,
         },
     )
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@login_required
+def rejections_export(request: HttpRequest) -> HttpResponseBase:
+    """The rejections as filtered on the page, as CSV Excel opens (UTF-8 with BOM)."""
+    _form, data = _rejections_data(request)
+    writer = csv.writer(_Echo())
+    header = [
+        _("Rejected at"),
+        _("Lead"),
+        _("E-mail"),
+        _("Company"),
+        _("Reason"),
+        _("Note"),
+        _("Rep"),
+        _("Status"),
+        _("Fixed by"),
+        _("Fix note"),
+    ]
+
+    def when(value: Any) -> str:
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+    def status(event: Any) -> str:
+        fix = getattr(event, "fix", None)
+        if event.recycled:
+            return _("Recycled")
+        return _("Data fixed") if fix is not None else pgettext("rejection status", "Open")
+
+    def rows() -> Iterator[str]:
+        yield "\ufeff" + writer.writerow(header)
+        for event in data["events"].iterator(chunk_size=1000):
+            fix = getattr(event, "fix", None)
+            yield writer.writerow(
+                [
+                    when(event.at),
+                    event.lead.display_name,
+                    event.lead.email,
+                    event.lead.company.name if event.lead.company else "",
+                    reason_label(event.reason),
+                    event.note,
+                    person(event.actor) if event.actor else "",
+                    status(event),
+                    person(fix.actor) if fix else "",
+                    fix.note if fix else "",
+                ]
+            )
+
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="rejections-{stamp}.csv"'
+    return response
+
+
+def _rejection_for(request: HttpRequest, event_id: int) -> StageEvent:
+    event = (
+        StageEvent.objects.filter(pk=event_id, to_stage=Stage.REJECTED)
+        .select_related("lead")
+        .first()
+    )
+    if (
+        event is None
+        or lead_selectors.lead_get_for_user(user=request.user, lead_id=event.lead_id) is None
+    ):
+        raise Http404(_("No such rejection, or it is not yours to see."))
+    return event
+
+
+def _back_to_rejections(request: HttpRequest) -> HttpResponse:
+    back = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = ""
+    return redirect(back or reverse("sla:rejections"))
+
+
+@login_required
+@require_POST
+def rejection_recycle(request: HttpRequest, event_id: int) -> HttpResponse:
+    event = _rejection_for(request, event_id)
+    form = forms.RejectionRecycleForm(request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            label = form.fields[field].label if field in form.fields else ""
+            for error in errors:
+                messages.error(request, f"{label}: {error}" if label else str(error))
+        return _back_to_rejections(request)
+    try:
+        services.rejection_recycle(
+            event=event,
+            user=request.user,
+            reason=form.cleaned_data["reason"],
+            note=form.cleaned_data["note"],
+        )
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            _("%(lead)s went back to marketing for nurturing.") % {"lead": event.lead.display_name},
+        )
+    return _back_to_rejections(request)
+
+
+@login_required
+@require_POST
+def rejection_fix(request: HttpRequest, event_id: int) -> HttpResponse:
+    event = _rejection_for(request, event_id)
+    form = forms.RejectionFixForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    if not form.is_valid():
+        for error in form.errors.get("note", []):
+            messages.error(request, f"{form.fields['note'].label}: {error}")
+        return _back_to_rejections(request)
+    try:
+        services.rejection_fix(event=event, user=request.user, note=note)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            _("The rejection of %(lead)s is marked fixed.") % {"lead": event.lead.display_name},
+        )
+    return _back_to_rejections(request)
 
 
 # --------------------------------------------------------------------------------------------
