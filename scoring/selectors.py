@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Field, Max, Min
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -427,3 +427,35 @@ def field_choices() -> list[tuple[str, list[FieldChoice]]]:
         (gettext("Company"), company),
         (gettext("Custom attributes"), custom),
     ]
+
+
+def rule_match_counts(
+    *, version: RuleSetVersion, now: dt.datetime | None = None
+) -> dict[int, dict[str, int]]:
+    """For each rule of a version: how many leads it matches now (`leads`) and, for behaviour
+    and fast-track rules, how many activities fall in its window (`activities`). Counted in
+    the database, two statements in all."""
+    now = now or timezone.now()
+    ruleset = engine.compile_ruleset(version)
+    (lead_sql, lead_params, lead_rules), activity = engine.match_counts_sql(
+        ruleset, connection, now
+    )
+    out: dict[int, dict[str, int]] = {}
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One group per lead with activities: kept in memory, not spilled to disk.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(lead_sql, lead_params)
+        row = cursor.fetchone() or ()
+        for i, rule in enumerate(lead_rules):
+            out[rule.id] = {"leads": int(row[i + 1] or 0)}
+        if activity is not None:
+            sql, params, rules = activity
+            cursor.execute(sql, params)
+            row = cursor.fetchone() or ()
+            for i, rule in enumerate(rules):
+                out[rule.id] = {
+                    "activities": int(row[2 * i] or 0),
+                    "leads": int(row[2 * i + 1] or 0),
+                }
+    return out

@@ -220,8 +220,32 @@ def draft_edit(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "scoring/draft_edit.html",
-        {"draft": draft, "form": form, "groups": _rule_groups(draft)},
+        {
+            "draft": draft,
+            "form": form,
+            "groups": _rule_groups(draft),
+            # The counts' words, translated here so the script stays language-free.
+            "count_words": {
+                "leads_one": _("%(n)s lead"),
+                "leads_many": _("%(n)s leads"),
+                "activities_one": _("%(n)s activity in window"),
+                "activities_many": _("%(n)s activities in window"),
+                "failed": _("Counts are not available right now."),
+            },
+        },
     )
+
+
+@login_required
+@edit_rules
+def draft_counts(request: HttpRequest) -> JsonResponse:
+    """How many leads (and activities) each rule of the draft matches now. Fetched by the
+    editor after it shows, so the page never waits for the counting."""
+    draft = _draft()
+    if draft is None:
+        raise Http404(_("There is no open draft."))
+    counts = selectors.rule_match_counts(version=draft)
+    return JsonResponse({"rules": {str(k): v for k, v in counts.items()}})
 
 
 def _rule_form_page(

@@ -1,7 +1,9 @@
 from typing import Any
 
 from django import template
+from django.utils import formats
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from .. import charts
 
@@ -14,19 +16,40 @@ def stage_label(stage: str) -> str:
     return charts.stage_label(stage)
 
 
+def number(value: float | int, decimals: int | None = None) -> str:
+    """A number as the active language writes it, grouped by thousands (12,345.6)."""
+    if decimals is not None:
+        value = round(value, decimals)  # number_format cuts off; a rate rounds
+    return formats.number_format(value, decimal_pos=decimals, use_l10n=True, force_grouping=True)
+
+
+def _hour_unit() -> str:
+    return pgettext("hours, short", "h")
+
+
+@register.filter
+def num(value: Any) -> str:
+    """A count, grouped by thousands in the active language; a dash when there is none."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return number(value)
+
+
 @register.filter
 def pct(rate: float | None) -> str:
     """A fraction as a percentage with one decimal, or a dash when there is none."""
     if rate is None:
         return "—"
-    return f"{100 * rate:.1f}%"
+    return f"{number(100 * rate, 1)}%"
 
 
 @register.filter
 def hours(value: float | None) -> str:
     if value is None:
         return "—"
-    return f"{value:.1f} h"
+    return f"{number(value, 1)} {_hour_unit()}"
 
 
 @register.filter
@@ -41,7 +64,7 @@ def figure(value: Any, unit: str) -> str:
         return pct(value)
     if unit == "hours":
         return hours(value)
-    return "—" if value is None else str(value)
+    return num(value)
 
 
 @register.filter
@@ -49,11 +72,13 @@ def change(value: Any, unit: str) -> str:
     """The change against the previous month, signed (percentage points for rates)."""
     if value is None:
         return "—"
+    sign = "-" if value < 0 else "+"
     if unit == "rate":
-        return f"{100 * value:+.1f} pt"
+        points = pgettext("percentage points", "pt")
+        return f"{sign}{number(abs(100 * value), 1)} {points}"
     if unit == "hours":
-        return f"{value:+.1f} h"
-    return f"{value:+d}"
+        return f"{sign}{number(abs(value), 1)} {_hour_unit()}"
+    return f"{sign}{number(abs(value))}"
 
 
 STATUS_LABELS = {

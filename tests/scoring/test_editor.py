@@ -71,6 +71,7 @@ def test_a_rep_reads_the_live_rule_set_but_not_the_draft_or_its_editor(client, b
     assert "Live: version 1" in html and "CTO" in html
     assert "Draft: version" not in html and not ADMIN_LINK.search(html)
     assert client.get(reverse("scoring:draft_edit")).status_code == 403
+    assert client.get(reverse("scoring:draft_counts")).status_code == 403
     assert client.post(reverse("scoring:rule_add"), _fit()).status_code == 403
     assert client.get(reverse("scoring:version", args=[draft.number])).status_code == 403
     assert client.get(reverse("scoring:version", args=[1])).status_code == 200
@@ -349,3 +350,66 @@ def test_the_admin_history_of_a_rule_set_reads_in_words(client, alice, draft):
     assert "Changes to the rules and settings" in html
     assert 'Value: <span class="old">cto</span> → <b class="new">chief technology</b>' in html
     assert 'MQL threshold: <span class="old">50</span> → <b class="new">70</b>' in html
+
+
+def test_each_rule_shows_how_many_leads_and_activities_it_matches_now(client, alice, draft):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    rule(
+        draft,
+        "behaviour",
+        "Pricing",
+        activity_kind="page_view",
+        points=10,
+        window_days=30,
+        property_conditions=[{"property": "url", "operator": "contains", "value": "/pricing"}],
+    )
+    rule(
+        draft,
+        "behaviour",
+        "Pricing twice",
+        activity_kind="page_view",
+        points=5,
+        min_count=2,
+        property_conditions=[{"property": "url", "operator": "contains", "value": "/pricing"}],
+    )
+    rule(draft, "exclusion", "Students", field="title", operator="in", value=["student"])
+    rule(draft, "fast_track", "Demo", activity_kind="demo_request")
+    cto1, cto2 = LeadFactory(title="CTO"), LeadFactory(title="Deputy CTO")
+    LeadFactory(title="Student")
+    LeadFactory(title="CTO", deleted_at=now)
+    for _ in range(2):
+        ActivityFactory(
+            lead=cto1,
+            kind="page_view",
+            properties={"url": "/pricing"},
+            occurred_at=now - dt.timedelta(days=1),
+        )
+    ActivityFactory(
+        lead=cto2,
+        kind="page_view",
+        properties={"url": "/PRICING/plans"},
+        occurred_at=now - dt.timedelta(days=40),
+    )
+    ActivityFactory(
+        lead=cto2,
+        kind="page_view",
+        properties={"url": "/careers"},
+        occurred_at=now - dt.timedelta(days=1),
+    )
+    ActivityFactory(lead=cto2, kind="demo_request", occurred_at=now - dt.timedelta(days=3))
+    counts = selectors.rule_match_counts(version=draft)
+    by_name = {r.name: counts[r.pk] for r in draft.rules.all()}
+    assert by_name["CTO"] == {"leads": 2}
+    assert by_name["Students"] == {"leads": 1}
+    assert by_name["Pricing"] == {"leads": 1, "activities": 2}
+    assert by_name["Pricing twice"] == {"leads": 1, "activities": 3}
+    assert by_name["Demo"] == {"leads": 1, "activities": 1}
+    client.force_login(alice)
+    html = client.get(reverse("scoring:draft_edit")).content.decode()
+    assert f'data-rule="{draft.rules.get(name="Pricing").pk}"' in html
+    data = client.get(reverse("scoring:draft_counts")).json()["rules"]
+    assert data[str(draft.rules.get(name="Pricing").pk)] == {"leads": 1, "activities": 2}
