@@ -12,6 +12,8 @@ from django.utils.translation import gettext as _
 
 from leads.models import Activity, Lead, Stage, StageEvent, reason_label
 from leads.selectors import lead_visible_q
+from scoring.models import Rule
+from scoring.templatetags.scoring_tags import rule_condition
 
 from .models import Assignment, Breach, ClosedDay, ContactLog, Handoff, SlaVersion, Weekday
 
@@ -209,7 +211,7 @@ def lead_handoff_panels(*, lead: Lead) -> dict[str, Any]:
     }
 
 
-def _with_activities(items: list[dict], activities: dict[int, Activity]) -> list[dict]:
+def _rows_with_activities(items: list[dict], activities: dict[int, Activity]) -> list[dict]:
     rows = []
     for item in items:
         row = dict(item)
@@ -237,6 +239,23 @@ def lead_score_explanation(*, lead: Lead) -> dict[str, Any]:
         for item in items:
             wanted.update(item.get("activity_ids") or ())
     activities = {a.pk: a for a in Activity.objects.filter(lead=lead, pk__in=wanted)}
+    # What each rule tests, in words beside its name (not the stored operator and list).
+    rule_ids = {
+        item.get("rule_id")
+        for items in [result.explanation if result else []]
+        + [e.context["explanation"] for e in mql_events]
+        for item in items
+    }
+    conditions = {
+        rule.pk: rule_condition(rule) for rule in Rule.objects.filter(pk__in=rule_ids - {None})
+    }
+
+    def _with_activities(items: list[dict], activities: dict[int, Activity]) -> list[dict]:
+        rows = _rows_with_activities(items, activities)
+        for row in rows:
+            row["condition"] = conditions.get(row.get("rule_id") or 0, "")
+        return rows
+
     return {
         "score": result,
         "score_rows": _with_activities(result.explanation, activities) if result else [],
