@@ -459,3 +459,88 @@ def rule_match_counts(
                     "leads": int(row[2 * i + 1] or 0),
                 }
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Test a lead: its score under the live version and the draft, rule by rule
+
+TEST_SEARCH_LIMIT = 20
+
+
+def lead_search(*, user: Any, query: str) -> list[Lead]:
+    """Leads this user may see whose name or e-mail contains the words typed."""
+    from django.db.models import Q
+
+    from leads.selectors import leads_visible
+
+    words = query.split()
+    if not words:
+        return []
+    leads = leads_visible(user=user).filter(deleted_at__isnull=True)
+    for word in words[:5]:
+        leads = leads.filter(
+            Q(email__icontains=word) | Q(first_name__icontains=word) | Q(last_name__icontains=word)
+        )
+    return list(leads.select_related("company").order_by("-total_score", "id")[:TEST_SEARCH_LIMIT])
+
+
+def _score(lead: Lead, activities: list[Any], version: RuleSetVersion, now: dt.datetime) -> dict:
+    ruleset = engine.compile_ruleset(version)
+    result = engine.evaluate(lead, activities, ruleset, now)
+    # The verdict of the agreement itself: would this lead be an MQL, whatever its stage now.
+    verdict = engine.qualifies(
+        ruleset,
+        stage=Stage.LEAD,
+        fit=result.fit,
+        total=result.total,
+        excluded_reason=result.excluded_reason,
+        fast_tracked=result.fast_tracked,
+    )
+    return {"version": version, "result": result, "mql": verdict}
+
+
+def lead_test(
+    *,
+    lead: Lead,
+    live: RuleSetVersion | None,
+    draft: RuleSetVersion,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The lead scored by both versions and each rule's points side by side (rules matched
+    by kind and name, in the draft's order, then those only the live version has)."""
+    now = now or timezone.now()
+    activities = list(lead.activities.all())
+    sides = {"draft": _score(lead, activities, draft, now)}
+    if live is not None:
+        sides["live"] = _score(lead, activities, live, now)
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for side in ("draft", "live"):
+        if side not in sides:
+            continue
+        version = sides[side]["version"]
+        hits = {item["rule_id"]: item for item in sides[side]["result"].explanation}
+        for rule in version.rules.order_by("kind", "position", "id"):
+            row = rows.setdefault(
+                (rule.kind, rule.name), {"kind": rule.kind, "name": rule.name, "rule": rule}
+            )
+            hit = hits.get(rule.pk)
+            row[side] = {
+                "present": True,
+                "hit": hit is not None,
+                "points": hit["points"] if hit else 0,
+                "count": hit.get("count") if hit else None,
+            }
+    order = {kind: i for i, kind in enumerate(Rule.Kind.values)}
+    return {
+        "lead": lead,
+        "live": sides.get("live"),
+        "draft": sides["draft"],
+        "rows": sorted(rows.values(), key=lambda r: order.get(r["kind"], 9)),
+        "changed": (
+            "live" in sides
+            and (
+                sides["live"]["result"].total != sides["draft"]["result"].total
+                or sides["live"]["mql"] != sides["draft"]["mql"]
+            )
+        ),
+    }

@@ -15,6 +15,7 @@ urlpatterns = [
     path("draft/comment/", views.draft_comment, name="draft_comment"),
     path("draft/", views.draft_edit, name="draft_edit"),
     path("draft/counts/", views.draft_counts, name="draft_counts"),
+    path("draft/test/", views.draft_test, name="draft_test"),
     path("draft/rules/new/", views.rule_add, name="rule_add"),
     path("draft/rules/<int:rule_id>/", views.rule_edit, name="rule_edit"),
     path("draft/rules/<int:rule_id>/delete/", views.rule_delete, name="rule_delete"),

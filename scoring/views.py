@@ -385,3 +385,33 @@ def tuning_page(request: HttpRequest) -> HttpResponse:
     if live is not None:
         context["evidence"] = tuning.evidence(version=live, period=period)
     return render(request, "scoring/tuning.html", context)
+
+
+@login_required
+@edit_rules
+def draft_test(request: HttpRequest) -> HttpResponse:
+    """Test a lead: find it by name or e-mail, see its score under the live version and the
+    draft side by side, rule by rule, with the MQL verdict of each."""
+    draft = _draft_or_redirect(request)
+    if isinstance(draft, HttpResponse):
+        return draft
+    query = (request.GET.get("q") or "").strip()[:200]
+    context: dict[str, Any] = {"draft": draft, "query": query, "results": [], "test": None}
+    if query:
+        context["results"] = selectors.lead_search(user=request.user, query=query)
+    lead_id = request.GET.get("lead", "")
+    if lead_id:
+        from leads.selectors import lead_get_for_user
+
+        lead = (
+            lead_get_for_user(user=request.user, lead_id=int(lead_id))
+            if lead_id.isdigit()
+            else None
+        )
+        if lead is None:
+            messages.error(request, _("No such lead, or it is not yours to see."))
+        else:
+            context["test"] = selectors.lead_test(
+                lead=lead, live=services.ruleset_live(), draft=draft
+            )
+    return render(request, "scoring/draft_test.html", context)

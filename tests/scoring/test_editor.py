@@ -413,3 +413,38 @@ def test_each_rule_shows_how_many_leads_and_activities_it_matches_now(client, al
     assert f'data-rule="{draft.rules.get(name="Pricing").pk}"' in html
     data = client.get(reverse("scoring:draft_counts")).json()["rules"]
     assert data[str(draft.rules.get(name="Pricing").pk)] == {"leads": 1, "activities": 2}
+
+
+def test_test_a_lead_compares_live_and_draft_rule_by_rule(client, alice, bob, draft):
+    lead = LeadFactory(
+        first_name="Kenji", last_name="Tanaka", email="kenji@acme.example", title="CTO"
+    )
+    ActivityFactory(lead=lead, kind="page_view", properties={"url": "/pricing"})
+    rule(
+        draft,
+        "behaviour",
+        "Pricing",
+        activity_kind="page_view",
+        points=35,
+        property_conditions=[{"property": "url", "operator": "contains", "value": "/pricing"}],
+    )
+    client.force_login(alice)
+    url = reverse("scoring:draft_test")
+    html = client.get(url, {"q": "tanaka"}).content.decode()
+    assert "Kenji Tanaka" in html and f"lead={lead.pk}" in html
+    assert "No lead found." in client.get(url, {"q": "nobody-here"}).content.decode()
+    html = client.get(url, {"q": "tanaka", "lead": lead.pk}).content.decode()
+    section = html.split('id="lead-test"')[1]
+    assert "Live v1" in section and "Draft v2" in section
+    assert 'score-live"><b>20.0</b>' in section and 'score-draft"><b>55.0</b>' in section
+    assert "No: below the threshold" in section.split("verdict-draft")[0]
+    assert "Yes, MQL" in section.split("verdict-draft")[1]
+    assert "The draft changes this lead&#x27;s score or verdict." in section or (
+        "The draft changes this lead's score or verdict." in section
+    )
+    test = selectors.lead_test(lead=lead, live=services.ruleset_live(), draft=draft)
+    pricing = next(r for r in test["rows"] if r["name"] == "Pricing")
+    assert "live" not in pricing and pricing["draft"]["hit"] and pricing["draft"]["count"] == 1
+    assert client.get(url, {"lead": "abc"}).status_code == 200
+    client.force_login(bob)
+    assert client.get(url, {"q": "tanaka"}).status_code == 403
