@@ -14,6 +14,7 @@ urlpatterns = [
         "draft/closed-days/<int:day_id>/delete/", views.closed_day_delete, name="closed_day_delete"
     ),
     path("queue/", views.queue, name="queue"),
+    path("queue/live/", views.queue_live, name="queue_live"),
     path("rejections/", views.rejections, name="rejections"),
     path("rejections/export.csv", views.rejections_export, name="rejections_export"),
     path("rejections/<int:event_id>/recycle/", views.rejection_recycle, name="rejection_recycle"),

@@ -4,6 +4,7 @@ rejections marketing reads, and the agreement with its sign-off."""
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,9 +13,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -27,6 +29,7 @@ from leads import selectors as lead_selectors
 from leads.models import Lead, RecycleReason, Stage, StageEvent, reason_label, rejection_reasons
 from leads.services import TransitionError
 from leads.templatetags.handoff import person
+from notifications.selectors import unread_count
 from signoff.services import approval_sides
 from signoff.views import Agreement
 
@@ -80,8 +83,7 @@ def _countdown_strings() -> dict[str, str]:
 # Queues
 
 
-@login_required
-def queue(request: HttpRequest) -> HttpResponse:
+def _queue_context(request: HttpRequest) -> dict[str, Any]:
     user = request.user
     if not user.is_authenticated or not user.has_perm("leads.accept_lead"):
         raise PermissionDenied
@@ -93,26 +95,58 @@ def queue(request: HttpRequest) -> HttpResponse:
             raise PermissionDenied
         rows = selectors.queue_for_team(team_id=team_id)
         reps = list(forms.team_reps(user))
-        qualified = selectors.recent_qualifications(team_id=team_id)
     else:
         rows = selectors.queue_for_rep(user=user)
         reps = []
-        qualified = []
-    return render(
-        request,
-        "sla/queue.html",
+    page = reverse("sla:queue") + ("?scope=team" if scope == "team" else "")
+    return {
+        "rows": rows,
+        "scope": scope,
+        "team_id": team_id,
+        "can_see_team": can_see_team,
+        "team": getattr(user.profile, "team", None) if team_id else None,
+        "reps": reps,
+        "can_reassign": user.has_perm("leads.reassign_lead"),
+        "reasons": rejection_reasons(),
+        "countdown_strings": _countdown_strings(),
+        "live_strings": {"updated": _("The queue changed: %(count)s open.")},
+        "limit": selectors.QUEUE_LIMIT,
+        # Where the rows' forms come back to, also when the rows were fetched live.
+        "back": page,
+        "live_url": reverse("sla:queue_live") + ("?scope=team" if scope == "team" else ""),
+    }
+
+
+def _fingerprint(rows: list[Any]) -> str:
+    """Changes when a row comes, goes or changes state; the page then swaps its rows."""
+    parts = [
+        f"{h.pk}:{h.status}:{h.rep_id}:{h.hot}:{h.first_contact_at}:{h.lead.stage}:{h.is_overdue}"
+        for h in rows
+    ]
+    return hashlib.sha1("|".join(parts).encode(), usedforsecurity=False).hexdigest()
+
+
+@login_required
+def queue(request: HttpRequest) -> HttpResponse:
+    context = _queue_context(request)
+    if context["scope"] == "team":
+        context["qualified"] = selectors.recent_qualifications(team_id=context["team_id"])
+    context["fingerprint"] = _fingerprint(context["rows"])
+    return render(request, "sla/queue.html", context)
+
+
+@login_required
+def queue_live(request: HttpRequest) -> JsonResponse:
+    """What the open queue page polls: the count, the rows and whether they changed."""
+    context = _queue_context(request)
+    template = "sla/_team_rows.html" if context["scope"] == "team" else "sla/_queue_rows.html"
+    return JsonResponse(
         {
-            "rows": rows,
-            "scope": scope,
-            "can_see_team": can_see_team,
-            "team": getattr(user.profile, "team", None) if team_id else None,
-            "reps": reps,
-            "qualified": qualified,
-            "can_reassign": user.has_perm("leads.reassign_lead"),
-            "reasons": rejection_reasons(),
-            "countdown_strings": _countdown_strings(),
-            "limit": selectors.QUEUE_LIMIT,
-        },
+            "count": len(context["rows"]),
+            "fingerprint": _fingerprint(context["rows"]),
+            "unread": unread_count(user=request.user),
+            "rows": render_to_string(template, context, request=request),
+        }
     )
 
 

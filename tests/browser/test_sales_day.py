@@ -1,6 +1,7 @@
 """The sales team's day at a phone's width (390 px) and a laptop's (1366 px)."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.utils import timezone
@@ -113,3 +114,45 @@ def test_a_rep_meets_error_pages_in_the_layout_without_debug_details(
     assert page.url.endswith("/sla/queue/")
     # The documents' own 404 and 403 are the only console messages.
     assert [e for e in console_errors if "status of 40" not in e] == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_new_mql_appears_live_with_the_bell_and_the_title_counting(
+    page, live_server, console_errors, bob, width
+):
+    tokyo_sla()
+    page.set_viewport_size({"width": width, "height": 900})
+    first = LeadFactory(owner=bob, first_name="Kenji", last_name="Mori")
+    lead_transition(lead=first, to_stage=Stage.MQL)
+    login(page, live_server, "bob", "password")
+    page.goto(f"{live_server.url}/sla/queue/")
+    expect(page).to_have_title("(1) My queue · Handoff", timeout=TIMEOUT)
+    expect(page.locator("#bell-count")).to_have_text("1", timeout=TIMEOUT)
+
+    # Marketing's scoring makes a new MQL for Bob while his queue is open.
+    fresh = LeadFactory(owner=bob, first_name="Hana", last_name="Sato", total_score=88)
+    lead_transition(lead=fresh, to_stage=Stage.MQL)
+    row = page.locator(f"#my-queue tr[data-lead='{fresh.pk}']")
+    expect(row).to_be_visible(timeout=TIMEOUT)
+    expect(page).to_have_title("(2) My queue · Handoff", timeout=TIMEOUT)
+    expect(page.locator("#bell-count")).to_have_text("2", timeout=TIMEOUT)
+    no_sideways_scroll(page)
+    shot(page, f"day_live_queue_{width}")
+
+    # Accept the new one from the live rows (the phone's card at 390 px).
+    within_viewport(page, row.get_by_role("button", name="Accept"))
+    with page.expect_navigation():
+        row.get_by_role("button", name="Accept").click()
+    expect(page.locator("ul.messages")).to_contain_text("You accepted Hana Sato.", timeout=TIMEOUT)
+    assert page.url.endswith("/sla/queue/")
+
+    # The bell's list: opening the notice marks it read and leads to the lead.
+    page.locator("#bell").click()
+    notice = page.locator("#notifications li", has_text="Hana Sato")
+    expect(notice).to_have_class(re.compile("unread"), timeout=TIMEOUT)
+    shot(page, f"day_notifications_{width}")
+    with page.expect_navigation():
+        notice.locator("a.subject").click()
+    assert page.url.endswith(f"/leads/{fresh.pk}/")
+    expect(page.locator("#bell-count")).to_have_text("1", timeout=TIMEOUT)
+    assert console_errors == []
