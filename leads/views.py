@@ -69,6 +69,9 @@ LIST_COLUMNS = [
     ("created", gettext_lazy("Created")),
 ]
 PAGE_DEFAULT_ORDERING = "-score"
+# The filters always in view; the others fold away under "Score and dates".
+MAIN_FILTERS = ("q", "stage", "owner", "source", "industry")
+MORE_FILTERS = ("min_score", "max_score", "created_from", "created_to", "mql_from", "mql_to")
 
 
 def _filtered_leads(request: HttpRequest) -> tuple[LeadFilter, QuerySet[Lead]]:
@@ -137,6 +140,10 @@ def lead_list(request: HttpRequest) -> HttpResponse:
                 (k, request.GET[k]) for k in ("ordering", "updated_since") if request.GET.get(k)
             ],
             "headers": _sort_headers(request, ordering or PAGE_DEFAULT_ORDERING),
+            "main_filters": MAIN_FILTERS,
+            "more_filters": MORE_FILTERS,
+            "more_filters_used": any(request.GET.get(name) for name in MORE_FILTERS)
+            or any(name in form.errors for name in MORE_FILTERS),
             "filtered": any(v for k, v in request.GET.items() if k not in ("page", "ordering")),
             "bulk": bulk if any(bulk.values()) else None,
             "reps": roles.team_reps(user) if bulk["reassign"] else [],
