@@ -11,6 +11,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from csp.constants import NONE, SELF, UNSAFE_INLINE
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -20,11 +21,15 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=True)
-SECRET_KEY = env.str(
-    "SECRET_KEY",
-    # Only ever used with DEBUG on: check --deploy flags a missing production key.
-    default="django-insecure-handoff-local-development-key-do-not-use-in-production",
-)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        # Production never runs on a key everyone can read in the repository.
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. With DEBUG off Handoff refuses to start on the "
+            "development key; set SECRET_KEY to a long random string."
+        )
+    SECRET_KEY = "django-insecure-handoff-local-development-key-do-not-use-in-production"
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
@@ -273,11 +278,16 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
+# The OpenAPI schema and the docs page are public in development only (DEBUG on); in
+# production they need a login.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=DEBUG)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Handoff API",
     "DESCRIPTION": "Leads, activities and lifecycle history for the marketing–sales SLA desk.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and the docs need a login (session or token) unless API_DOCS_PUBLIC.
+    "SERVE_PERMISSIONS": ["core.auth.ApiDocsPermission"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI served from our own static files, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
 
+from core.charts import plain_text_figure
 from leads.models import RejectionReason, source_label
 
 PALETTE = [
@@ -137,7 +138,7 @@ def _figure(fig: go.Figure, title: str, *, period: str | int | None = None, **la
     fig.update_layout(title=dict(text=title, x=0, font=dict(size=14)), **{**LAYOUT, **layout})
     fig.update_xaxes(showgrid=False)
     fig.update_yaxes(gridcolor="#eef2f6", zeroline=False)
-    return fig.to_plotly_json()
+    return plain_text_figure(fig.to_plotly_json())
 
 
 def mql_volume_figure(volume: dict[str, Any]) -> dict:

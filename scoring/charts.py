@@ -7,6 +7,8 @@ from typing import Any
 import plotly.graph_objects as go
 from django.utils.translation import gettext as _
 
+from core.charts import plain_text_figure
+
 LAYOUT = dict(
     margin=dict(l=50, r=20, t=40, b=40),
     height=320,
@@ -32,7 +34,7 @@ def distribution_figure(impact: dict[str, Any]) -> dict:
         yaxis_title=_("Leads"),
         **LAYOUT,
     )
-    return fig.to_plotly_json()
+    return plain_text_figure(fig.to_plotly_json())
 
 
 def backtest_figure(draft: list[dict], live: list[dict], actual: list[dict]) -> dict:
@@ -74,7 +76,7 @@ def backtest_figure(draft: list[dict], live: list[dict], actual: list[dict]) -> 
         ),
         **LAYOUT,
     )
-    return fig.to_plotly_json()
+    return plain_text_figure(fig.to_plotly_json())
 
 
 def backtest_rows(draft: list[dict], live: list[dict], actual: list[dict]) -> list[dict]:

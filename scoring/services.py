@@ -229,12 +229,15 @@ approval_sides = signoff.approval_sides
 missing_approvals = signoff.missing_sides
 
 
+def _no_rules_message() -> str:
+    return _("A rule set with no rules cannot be approved or published: add at least one rule.")
+
+
 def _rule_problems(version: RuleSetVersion) -> list[str]:
-    return [
-        f"{rule.name}: {msg}"
-        for rule in version.rules.all()
-        for msg in engine.validate_rule(rule).values()
-    ]
+    rules = list(version.rules.all())
+    if not rules:
+        return [_no_rules_message()]
+    return [f"{rule.name}: {msg}" for rule in rules for msg in engine.validate_rule(rule).values()]
 
 
 def _unchanged(version: RuleSetVersion) -> bool:
@@ -269,6 +272,9 @@ def ruleset_request_approval(*, version: RuleSetVersion, user: Any) -> int:
 
 @transaction.atomic
 def ruleset_publish(*, version: RuleSetVersion, user: Any) -> RescoreRun:
+    if not version.rules.exists():
+        # Every lead would score zero and no one would become an MQL again.
+        raise ValidationError(_no_rules_message())
     version = signoff.publish(version=version, user=user)
     notices.published(version=version, subject=notice_subject(version), actor=user)
     return rescore_run_start(version=version, reason="publish")
