@@ -31,7 +31,7 @@ from .forms import (
     mapping_choices,
     mapping_get,
 )
-from .models import ImportJob, Lead, Profile, Stage
+from .models import SOURCE_LABELS, ImportJob, Lead, Profile, Stage, source_label
 
 
 @functools.cache
@@ -84,6 +84,11 @@ def _filtered_leads(request: HttpRequest) -> tuple[LeadFilter, QuerySet[Lead]]:
     return filterset, leads
 
 
+def _source_words(code: str) -> str:
+    # Labels are keyed by the usual lower-case codes; "Webinar" is the same source.
+    return source_label(code.lower() if code.lower() in SOURCE_LABELS else code)
+
+
 def _sort_headers(request: HttpRequest, current: str) -> list[dict[str, Any]]:
     headers = []
     for param, label in LIST_COLUMNS:
@@ -116,7 +121,9 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     visible = selectors.leads_visible(user=request.user)
     # Choices from the values present, so nobody guesses how a source is spelled.
     form.fields["source"].widget = forms.Select(
-        choices=value_choices(leads=visible, field="source", empty=_("All sources"))
+        choices=value_choices(
+            leads=visible, field="source", empty=_("All sources"), label=_source_words
+        )
     )
     form.fields["industry"].widget = forms.Select(
         choices=value_choices(leads=visible, field="company__industry", empty=_("All industries"))
