@@ -406,7 +406,10 @@ def import_problems_csv(request: HttpRequest, job_id: int) -> HttpResponseBase:
         )
         for problem in job.problems.order_by("line", "id").iterator(chunk_size=2000):
             cells = list(problem.cells)[:width] if width else list(problem.cells)
-            yield writer.writerow([problem.line, problem.column, problem.reason, *cells])
+            reason = problem.reason
+            if problem.row_imported:
+                reason = _("Lead imported without this step: %(reason)s") % {"reason": reason}
+            yield writer.writerow([problem.line, problem.column, reason, *cells])
 
     stem = Path(job.original_name).stem or "import"
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")

@@ -166,7 +166,12 @@ def mql_volume_figure(volume: dict[str, Any]) -> dict:
         fig,
         title,
         barmode="stack",
-        yaxis=_count_axis(_("MQLs"), [p["total"] for p in volume["periods"]]),
+        # The commitment line counts too: a target of 100 over months of 5 MQLs must not
+        # draw a hundred one-MQL ticks.
+        yaxis=_count_axis(
+            _("MQLs"),
+            [p["total"] for p in volume["periods"]] + [p.get("target") for p in volume["periods"]],
+        ),
         xaxis=_month_axis(len(keys)) if monthly else _week_axis(),
         period="M1" if monthly else WEEK_MS,
     )

@@ -360,3 +360,356 @@ def evidence(
 
 def months_labels(period: Period) -> Sequence[str]:
     return [m.date().isoformat()[:7] for m in period.months]
+
+
+# --------------------------------------------------------------------------------------------
+# Models replayed on the cohort (the backtest's yardstick)
+
+# A month is still maturing while fewer than this many days have passed since it ended: its
+# MQLs have not all had the time to reach SQL.
+MATURE_AFTER_DAYS = 30
+# Under this many SQLs among the mature MQLs, the outcomes say too little to suggest anything.
+MIN_SQLS = 30
+# How far a rule's estimate must stand from what its current points imply (in standard
+# errors) before a change is suggested; strict, because every rule is tested.
+SUGGEST_Z = 3.0
+# Shrinkage towards the current points: a rule that fired for n MQLs moves n / (n + this).
+SHRINK_MQLS = 200
+# Points suggestions smaller than this are not worth a meeting's time.
+MIN_POINTS_CHANGE = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Replay:
+    """A scoring model as the backtest replays it on hit patterns: a rule that fired gives its
+    points once (behaviour counts, decay and caps are not replayed)."""
+
+    points: tuple[int, ...]
+    threshold: float
+    min_fit: int | None
+
+    def qualifies(self, rules: Sequence[engine.CompiledRule], hits: Sequence[bool]) -> bool:
+        fit = total = 0
+        fast = False
+        for rule, hit, points in zip(rules, hits, self.points, strict=True):
+            if not hit:
+                continue
+            if rule.kind == "exclusion":
+                return False
+            if rule.kind == "fast_track":
+                fast = True
+            elif rule.kind == "fit":
+                fit += points
+                total += points
+            else:
+                total += points
+        if fast:
+            return True
+        if self.min_fit is not None and fit < self.min_fit:
+            return False
+        return total >= self.threshold
+
+    def score(self, rules: Sequence[engine.CompiledRule], hits: Sequence[bool]) -> int:
+        return sum(p for r, h, p in zip(rules, hits, self.points, strict=True) if h)
+
+
+def live_replay(cohort: Cohort) -> Replay:
+    return Replay(
+        points=tuple(r.points for r in cohort.rules),
+        threshold=float(cohort.version.mql_threshold),
+        min_fit=cohort.version.min_fit_score,
+    )
+
+
+def maturing_months(period: Period, now: dt.datetime | None = None) -> set[int]:
+    now = now or timezone.now()
+    months = period.months
+    ends = [*months[1:], period.end]
+    return {
+        i for i, end in enumerate(ends) if now - min(end, now) < dt.timedelta(MATURE_AFTER_DAYS)
+    }
+
+
+def backtest(cohort: Cohort, model: Replay, base: Replay | None = None) -> dict[str, Any]:
+    """Per month of the period: the MQLs `model` would have made among the cohort, the SQLs
+    among them, and against `base` (default the live model): the rejected MQLs it would have
+    avoided and the SQLs it would have lost."""
+    base = base or live_replay(cohort)
+    labels = months_labels(cohort.period)
+    maturing = maturing_months(cohort.period)
+    rows: list[dict[str, Any]] = [
+        {
+            "month": label,
+            "maturing": i in maturing,
+            "mqls": 0,
+            "sqls": 0,
+            "base_mqls": 0,
+            "base_sqls": 0,
+            "rejected_avoided": 0,
+            "sqls_lost": 0,
+        }
+        for i, label in enumerate(labels)
+    ]
+    memo: dict[tuple[bool, ...], tuple[bool, bool]] = {}
+    for p in cohort.patterns:
+        if p.hits not in memo:
+            memo[p.hits] = (
+                model.qualifies(cohort.rules, p.hits),
+                base.qualifies(cohort.rules, p.hits),
+            )
+        new, old = memo[p.hits]
+        row = rows[p.month]
+        if new:
+            row["mqls"] += p.count
+            row["sqls"] += p.count if p.won else 0
+        if old:
+            row["base_mqls"] += p.count
+            row["base_sqls"] += p.count if p.won else 0
+        if old and not new:
+            row["rejected_avoided"] += p.count if p.rejected else 0
+            row["sqls_lost"] += p.count if p.won else 0
+    for row in rows:
+        row["sql_rate"] = row["sqls"] / row["mqls"] if row["mqls"] else None
+        row["base_sql_rate"] = row["base_sqls"] / row["base_mqls"] if row["base_mqls"] else None
+    totals: dict[str, Any] = {
+        key: sum(r[key] for r in rows)
+        for key in ("mqls", "sqls", "base_mqls", "base_sqls", "rejected_avoided", "sqls_lost")
+    }
+    totals["sql_rate"] = totals["sqls"] / totals["mqls"] if totals["mqls"] else None
+    totals["base_sql_rate"] = (
+        totals["base_sqls"] / totals["base_mqls"] if totals["base_mqls"] else None
+    )
+    mature = [r for r in rows if not r["maturing"]] or rows
+    totals["mqls_per_month"] = sum(r["mqls"] for r in mature) / len(mature)
+    totals["base_mqls_per_month"] = sum(r["base_mqls"] for r in mature) / len(mature)
+    return {"months": rows, "totals": totals}
+
+
+# --------------------------------------------------------------------------------------------
+# Suggestions from outcomes
+
+
+def _mature(cohort: Cohort) -> Cohort:
+    maturing = maturing_months(cohort.period)
+    patterns = [p for p in cohort.patterns if p.month not in maturing]
+    if not patterns:
+        return cohort
+    return dataclasses.replace(cohort, patterns=patterns)
+
+
+def _design(cohort: Cohort, columns: Sequence[int]) -> tuple[Any, Any, Any]:
+    import numpy as np
+
+    x = np.array([[1.0 if p.hits[i] else 0.0 for i in columns] for p in cohort.patterns])
+    y = np.array([1 if p.won else 0 for p in cohort.patterns])
+    w = np.array([float(p.count) for p in cohort.patterns])
+    return x.reshape(len(cohort.patterns), len(columns)), y, w
+
+
+def _logistic(x: Any, y: Any, w: Any, c: float) -> tuple[Any, Any]:
+    """Coefficients and their standard errors (from the penalised Hessian) of an L2
+    logistic regression with sample weights."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=c, max_iter=1000)
+    model.fit(x, y, sample_weight=w)
+    beta = model.coef_[0]
+    p = model.predict_proba(x)[:, 1]
+    xi = np.hstack([np.ones((x.shape[0], 1)), x])
+    hessian = xi.T @ (xi * (w * p * (1 - p))[:, None])
+    hessian[1:, 1:] += np.eye(x.shape[1]) / c
+    try:
+        cov = np.linalg.inv(hessian)
+    except np.linalg.LinAlgError:
+        cov = np.linalg.pinv(hessian)
+    se = np.sqrt(np.clip(np.diag(cov)[1:], 1e-12, None))
+    return beta, se
+
+
+def points_suggestions(cohort: Cohort) -> list[dict[str, Any]]:
+    """Points re-estimated from which MQLs reached SQL: an L2 logistic regression on the
+    fit and behaviour rules' hits, read on the scale of the current points (log-odds per point
+    from a fit of the outcome on the current score), shrunk towards the current points by how
+    often the rule fired, and offered only where the estimate stands clearly apart."""
+    import numpy as np
+
+    mature = _mature(cohort)
+    columns = [
+        i
+        for i, r in enumerate(mature.rules)
+        if r.kind in ("fit", "behaviour") and any(p.hits[i] for p in mature.patterns)
+    ]
+    if not columns or not mature.patterns or len({p.won for p in mature.patterns}) < 2:
+        return []
+    x, y, w = _design(mature, columns)
+    beta, se = _logistic(x, y, w, c=1.0)
+    current = np.array([mature.rules[i].points for i in columns], dtype=float)
+    score = (x @ current).reshape(-1, 1)
+    if not score.any():
+        return []
+    slope, slope_se = _logistic(score, y, w, c=1e6)
+    per_point = float(slope[0])
+    if per_point <= 0 or per_point < 2 * float(slope_se[0]):
+        # The current score does not rank the outcomes: there is no scale to read points on.
+        return []
+    evidence_rows = {r["rule_id"]: r for r in rule_evidence(mature)}
+    out = []
+    for j, i in enumerate(columns):
+        rule = mature.rules[i]
+        z = (beta[j] - per_point * rule.points) / se[j]
+        if abs(z) < SUGGEST_Z:
+            continue
+        fired = evidence_rows[rule.id]["fired"]
+        weight = fired / (fired + SHRINK_MQLS)
+        raw = beta[j] / per_point
+        # Beyond twice the threshold a rule decides alone; say so with an exclusion instead.
+        bound = 2 * max(abs(float(mature.version.mql_threshold)), 10.0)
+        raw = max(-bound, min(bound, raw))
+        suggested = int(round(rule.points + weight * (raw - rule.points)))
+        if abs(suggested - rule.points) < MIN_POINTS_CHANGE:
+            continue
+        out.append(
+            {
+                "kind": "points",
+                "key": f"points-{rule.id}",
+                "rule_id": rule.id,
+                "rule": rule.name,
+                "rule_kind": rule.kind,
+                "current": rule.points,
+                "suggested": suggested,
+                "z": float(z),
+                "evidence": evidence_rows[rule.id],
+            }
+        )
+    return out
+
+
+def commitment_default() -> int | None:
+    """Marketing's monthly MQL commitment, from the agreement in force (settings hook: the SLA
+    lives above scoring)."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    path = getattr(settings, "SCORING_MQL_COMMITMENT", "")
+    return import_string(path)() if path else None
+
+
+def threshold_suggestion(
+    cohort: Cohort, points: tuple[int, ...], commitment: int | None
+) -> dict[str, Any] | None:
+    """The threshold that, with `points`, still meets the monthly MQL commitment (mean over
+    the mature months) and gives the best SQL rate among the cohort."""
+    if not commitment:
+        return None
+    live = live_replay(cohort)
+    mature = _mature(cohort)
+    months = len({p.month for p in mature.patterns}) or 1
+    by_score: dict[int, list[int]] = {}
+    for p in mature.patterns:
+        if any(p.hits[i] and r.kind == "exclusion" for i, r in enumerate(mature.rules)):
+            continue
+        fast = any(p.hits[i] and r.kind == "fast_track" for i, r in enumerate(mature.rules))
+        s = 10**9 if fast else Replay(points, 0, None).score(mature.rules, p.hits)
+        counts = by_score.setdefault(s, [0, 0])
+        counts[0] += p.count
+        counts[1] += p.count if p.won else 0
+    best: tuple[float, float] | None = None
+    mqls = sqls = 0
+    for s in sorted(by_score, reverse=True):
+        mqls += by_score[s][0]
+        sqls += by_score[s][1]
+        if s >= 10**9 or mqls / months < commitment:
+            continue
+        rate = sqls / mqls
+        if best is None or rate > best[1]:
+            best = (float(s), rate)
+    if best is None:
+        return None
+    threshold = best[0]
+    if points == live.points and threshold == live.threshold:
+        return None
+    if not _threshold_warranted(mature, Replay(points, threshold, live.min_fit), commitment):
+        return None
+    return {
+        "kind": "threshold",
+        "key": "threshold",
+        "current": live.threshold,
+        "suggested": threshold,
+        "with_points": points != live.points,
+        "commitment": commitment,
+    }
+
+
+def _threshold_warranted(cohort: Cohort, model: Replay, commitment: int) -> bool:
+    """A change that drops MQLs must drop clearly worse ones (the kept MQLs' SQL rate above
+    the dropped ones' by SUGGEST_Z standard errors); one that adds MQLs only when the live
+    model misses the commitment."""
+    live = live_replay(cohort)
+    months = len({p.month for p in cohort.patterns}) or 1
+    kept = kept_won = dropped = dropped_won = base = 0
+    for p in cohort.patterns:
+        new, old = model.qualifies(cohort.rules, p.hits), live.qualifies(cohort.rules, p.hits)
+        base += p.count if old else 0
+        if new:
+            kept += p.count
+            kept_won += p.count if p.won else 0
+        elif old:
+            dropped += p.count
+            dropped_won += p.count if p.won else 0
+    if dropped == 0:
+        return base / months < commitment
+    z = two_proportion_z(kept_won, kept, dropped_won, dropped)
+    return z is not None and z >= SUGGEST_Z
+
+
+def suggestions(
+    *,
+    version: RuleSetVersion,
+    period: Period,
+    commitment: int | None = None,
+    cohort: Cohort | None = None,
+) -> dict[str, Any]:
+    """Everything the tuning page offers, each suggestion with its backtest; or, with too few
+    outcomes, the reason there is none."""
+    cohort = cohort or cohort_cached(version=version, period=period)
+    commitment = commitment if commitment is not None else commitment_default()
+    mature = _mature(cohort)
+    result: dict[str, Any] = {
+        "commitment": commitment,
+        "mature_sqls": mature.sqls,
+        "maturing_months": [months_labels(period)[i] for i in sorted(maturing_months(period))],
+        "too_few": mature.sqls < MIN_SQLS,
+        "items": [],
+    }
+    if result["too_few"]:
+        return result
+    live = live_replay(cohort)
+    items = points_suggestions(cohort)
+    points = list(live.points)
+    for item in items:
+        index = next(i for i, r in enumerate(cohort.rules) if r.id == item["rule_id"])
+        single = list(live.points)
+        single[index] = item["suggested"]
+        points[index] = item["suggested"]
+        item["backtest"] = backtest(cohort, dataclasses.replace(live, points=tuple(single)))
+    threshold = threshold_suggestion(cohort, tuple(points), commitment)
+    if threshold is not None:
+        model = Replay(tuple(points), threshold["suggested"], live.min_fit)
+        threshold["backtest"] = backtest(cohort, model)
+        items.append(threshold)
+    for n, item in enumerate(_ranked(items), start=1):
+        item["number"] = n
+        result["items"].append(item)
+    return result
+
+
+def _ranked(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Best first: the SQL rate the change brings among the MQLs it keeps, then fewer SQLs lost."""
+
+    def gain(item: dict[str, Any]) -> tuple[float, int]:
+        t = item["backtest"]["totals"]
+        rate, base = t["sql_rate"] or 0.0, t["base_sql_rate"] or 0.0
+        return (rate - base, -t["sqls_lost"])
+
+    return sorted(items, key=gain, reverse=True)

@@ -463,3 +463,10 @@ def worked_example(*, version: SlaVersion, now: dt.datetime | None = None) -> di
         "contact_by": other.astimezone(zone),
         "accept_hours": version.accept_within_hours,
     }
+
+
+def mql_commitment() -> int | None:
+    """Marketing's monthly MQL commitment in the agreement in force (scoring's tuning reads
+    it through settings.SCORING_MQL_COMMITMENT)."""
+    live = SlaVersion.objects.filter(status=SlaVersion.Status.PUBLISHED).order_by("-number").first()
+    return live.min_mqls_per_month if live else None
