@@ -255,6 +255,13 @@ def bucket_label(bucket: str) -> str:
     return labels.get(bucket, bucket)
 
 
+def band_label(band: str) -> str:
+    """A score band of the selectors ("< 50", "unknown") in words."""
+    return {"< 50": _("under 50"), "100 +": _("100 or more"), "unknown": _("no score")}.get(
+        band, band
+    )
+
+
 def stage_label(stage: str) -> str:
     """A funnel step in words."""
     return {"lead": _("New leads"), "mql": "MQL", "sal": "SAL", "sql": "SQL"}.get(stage, stage)
@@ -439,7 +446,7 @@ def calibration_figure(calibration: dict[str, Any]) -> dict:
     if not bands:
         _no_data(fig, _("No MQLs in this period"))
     fig.add_bar(
-        x=[b["band"] for b in bands],
+        x=[band_label(b["band"]) for b in bands],
         y=[_pct(b["sql_rate"]) for b in bands],
         name=_("Share reaching SQL"),
         marker_color="#12805c",
@@ -447,7 +454,7 @@ def calibration_figure(calibration: dict[str, Any]) -> dict:
         textposition="outside",
     )
     fig.add_scatter(
-        x=[b["band"] for b in bands],
+        x=[band_label(b["band"]) for b in bands],
         y=[_pct(b["acceptance_rate"]) for b in bands],
         name=_("Share accepted (SAL)"),
         mode="lines+markers",

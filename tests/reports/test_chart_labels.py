@@ -111,3 +111,13 @@ def test_a_commitment_far_above_the_mqls_does_not_crowd_the_axis_with_ticks():
     }
     axis = charts.mql_volume_figure(volume)["layout"]["yaxis"]
     assert axis.get("dtick") is None  # Plotly picks a few ticks up to 100
+
+
+def test_score_bands_are_in_words():
+    bands = {
+        "bands": [
+            {"band": "< 50", "mqls": 2, "sql_rate": 0.5, "acceptance_rate": 0.5},
+            {"band": "unknown", "mqls": 1, "sql_rate": 0.0, "acceptance_rate": None},
+        ]
+    }
+    assert charts.calibration_figure(bands)["data"][0]["x"] == ["under 50", "no score"]
