@@ -33,6 +33,32 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     Stage.DISQUALIFIED: frozenset(),
 }
 
+# Stages a history may pass through without recording them: another tool's export often
+# holds only some dates (an MQL date and a won date), and the lead did pass through the
+# rest. A rejection is never implied: it has a reason, and nobody can know it.
+IMPLIED_STAGES = frozenset({Stage.MQL, Stage.SAL})
+
+
+def _history_transitions() -> dict[str, frozenset[str]]:
+    """Forward paths of the lifecycle that skip implied stages (MQL → SQL with no SAL,
+    Lead → SQL): what an imported history may record, besides every strict step."""
+    paths: dict[str, frozenset[str]] = {}
+    for start in ALLOWED_TRANSITIONS:
+        reached: set[str] = set()
+        frontier = [start]
+        while frontier:
+            for nxt in ALLOWED_TRANSITIONS[frontier.pop()]:
+                if nxt not in reached and nxt != start:
+                    reached.add(nxt)
+                    if nxt in IMPLIED_STAGES:
+                        frontier.append(nxt)
+        paths[start] = frozenset(reached)
+    return paths
+
+
+# Imported history only; live actions keep ALLOWED_TRANSITIONS.
+HISTORY_TRANSITIONS: dict[str, frozenset[str]] = _history_transitions()
+
 
 class RejectionReason(models.TextChoices):
     NOT_A_FIT = "not_a_fit", _("Not a fit")
@@ -329,8 +355,11 @@ class Lead(models.Model):
         name = f"{self.first_name} {self.last_name}".strip()
         return name or self.email
 
-    def can_transition_to(self, to_stage: str) -> bool:
-        return to_stage in ALLOWED_TRANSITIONS.get(self.stage, frozenset())
+    def can_transition_to(self, to_stage: str, *, history: bool = False) -> bool:
+        """The lifecycle allows the step; `history` (an import of past events) also allows
+        forward paths that skip the implied stages (see HISTORY_TRANSITIONS)."""
+        allowed = HISTORY_TRANSITIONS if history else ALLOWED_TRANSITIONS
+        return to_stage in allowed.get(self.stage, frozenset())
 
 
 class LeadIdentity(models.Model):
@@ -429,6 +458,9 @@ class StageEvent(models.Model):
     )
     reason = models.CharField(_("reason"), max_length=40, blank=True)
     note = models.TextField(_("note"), blank=True)
+    # Imported history that went here from from_stage without recording the stages between
+    # (an SQL straight from MQL: the acceptance happened but was never recorded).
+    skipped = models.BooleanField(_("skipped steps"), default=False)
     # The rule-set version that made the lead an MQL, and why (frozen explanation).
     ruleset_version = models.PositiveIntegerField(_("rule-set version"), null=True, blank=True)
     context = models.JSONField(_("context"), default=dict, blank=True)
@@ -554,6 +586,8 @@ class ImportProblem(models.Model):
     reason = models.TextField(_("reason"))
     # {mapping target: [reasons]}: what the rejected-rows file and tools read.
     errors = models.JSONField(_("errors"), default=dict, blank=True)
+    # The row's lead was imported; only the history steps named in `errors` were left out.
+    row_imported = models.BooleanField(_("lead imported"), default=False)
     # The row's cells as the file has them, in the order of the job's header.
     cells = models.JSONField(_("row"), default=list, blank=True)
 

@@ -43,10 +43,13 @@ class TransitionError(ValidationError):
     """A stage change that the lifecycle or the lead's current state does not allow."""
 
 
-def transition_problem(*, lead: Lead, to_stage: str, at: dt.datetime) -> TransitionError | None:
+def transition_problem(
+    *, lead: Lead, to_stage: str, at: dt.datetime, history: bool = False
+) -> TransitionError | None:
     """Why `lead` cannot move to `to_stage` at `at`, or None: the lifecycle's rules, in one
-    place for the service, the import's history planner and the views."""
-    if not lead.can_transition_to(to_stage):
+    place for the service, the import's history planner and the views. `history`: the
+    lifecycle for imported past events (forward paths may skip implied stages)."""
+    if not lead.can_transition_to(to_stage, history=history):
         return TransitionError(
             _("A lead cannot go from %(from)s to %(to)s.")
             % {
@@ -103,12 +106,15 @@ def lead_transition(
     expected_stage: str | None = None,
     ruleset_version: int | None = None,
     context: Mapping[str, Any] | None = None,
+    history: bool = False,
 ) -> StageEvent:
     """Move a lead to `to_stage` and record the StageEvent, atomically.
 
     The lead row is locked, so two people acting on the same lead at once cannot both
     move it: the second sees the stage the first left and gets a TransitionError.
-    `expected_stage` lets a caller insist on the stage it showed the user.
+    `expected_stage` lets a caller insist on the stage it showed the user. `history` is for
+    imports of past events only: it accepts forward paths that skip implied stages (MQL →
+    SQL with no SAL) and marks such an event `skipped`.
     """
     locked = Lead.objects.select_for_update().get(pk=lead.pk)
     if expected_stage is not None and locked.stage != expected_stage:
@@ -117,7 +123,9 @@ def lead_transition(
             % {"stage": locked.get_stage_display()},
             code="stale",
         )
-    problem = transition_problem(lead=locked, to_stage=to_stage, at=at or timezone.now())
+    problem = transition_problem(
+        lead=locked, to_stage=to_stage, at=at or timezone.now(), history=history
+    )
     if problem is not None:
         raise problem
     now = timezone.now()
@@ -133,6 +141,7 @@ def lead_transition(
         note=note,
         ruleset_version=ruleset_version,
         context=dict(context or {}),
+        skipped=not locked.can_transition_to(to_stage),
     )
     Lead.objects.filter(pk=locked.pk).update(stage=to_stage, stage_changed_at=at, updated_at=now)
     lead.stage, lead.stage_changed_at, lead.updated_at = to_stage, at, now

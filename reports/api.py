@@ -95,6 +95,12 @@ Latency = _s(
             {
                 "month": _month(),
                 "n": _count(),
+                "not_recorded": serializers.IntegerField(
+                    allow_null=True,
+                    help_text="Acceptance: MQLs accepted at a time nobody recorded (imported "
+                    "history that reached SQL with no SAL), left out of the latency. Null for "
+                    "first contact.",
+                ),
                 "median_business_h": serializers.FloatField(allow_null=True),
                 "p90_business_h": serializers.FloatField(allow_null=True),
                 "median_clock_h": serializers.FloatField(allow_null=True),
@@ -174,6 +180,10 @@ Conversion = _s(
                 "mqls": _count(),
                 "accepted": _count(),
                 "rejected": _count(),
+                "acceptance_not_recorded": serializers.IntegerField(
+                    help_text="Imported history that reached SQL with no SAL recorded: out of "
+                    "the acceptance rate, in the conversion."
+                ),
                 "undecided": _count(),
                 "acceptance_rate": _rate(),
                 "reached_sql": _count(),
@@ -194,6 +204,11 @@ Funnel = _s(
                     allow_null=True, help_text="New leads: null with a team or rep filter."
                 ),
                 "rate_from_previous": _rate(),
+                "not_recorded": serializers.IntegerField(
+                    required=False,
+                    help_text="SAL only: MQLs that reached SQL with no SAL recorded (imported "
+                    "history); SQL's rate is relative to SAL plus these.",
+                ),
             },
         )(many=True)
     },

@@ -81,6 +81,10 @@ class MqlFact(models.Model):
     # Total score frozen on the MQL event by scoring (context["total"]); null if absent.
     score = models.FloatField(null=True, blank=True)
     accepted = models.BooleanField(default=False)
+    # Imported history reached SQL (or recycle, disqualification) with no SAL recorded: sales
+    # accepted at an unknown time. Neither accepted nor undecided; out of acceptance
+    # rate and latency, in the conversion.
+    accept_unrecorded = models.BooleanField(default=False)
     rejected = models.BooleanField(default=False)
     rejection_reason = models.CharField(max_length=40, blank=True)
     # The lead reached SQL in this hand-off (before any later MQL of the lead).

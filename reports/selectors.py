@@ -407,12 +407,24 @@ def latency_by_month(f: Filters, *, step: str = "accept") -> dict[str, Any]:
     (PostgreSQL's percentile_cont: linear interpolation between the closest ranks) of whole
     seconds, given in hours of business time (the calendar of the hand-off's SLA version:
     working days and hours, holidays) and of clock time. Only hand-offs that were accepted
-    (resp. contacted) count; `n` says how many. A chart each: the percentiles sort every
-    value of the period, so each step is its own query."""
+    (resp. contacted) count; `n` says how many, and for acceptance `not_recorded` how many
+    MQLs sales accepted at a time nobody recorded (imported history that went from MQL
+    straight to SQL), which are left out rather than counted as zero. A chart each: the
+    percentiles sort every value of the period, so each step is its own query."""
     business, clock = LATENCY_FIELDS[step]
     rows = _facts(f).filter(**{f"{business}__isnull": False}).annotate(month=F("mql_month"))
     found = _percentiles(rows, "month", [business, clock], (0.5, 0.9))
     by_month = {_as_date(k): v for k, v in found.items()}
+    unrecorded: dict[dt.date, int] = {}
+    if step == "accept":
+        unrecorded = {
+            _as_date(r["month"]): r["n"]
+            for r in _facts(f)
+            .filter(accept_unrecorded=True)
+            .annotate(month=F("mql_month"))
+            .values("month")
+            .annotate(n=Count("pk"))
+        }
     months = []
     for month in f.months():
         stats = by_month.get(month, {})
@@ -422,6 +434,8 @@ def latency_by_month(f: Filters, *, step: str = "accept") -> dict[str, Any]:
             {
                 "month": month_key(month),
                 "n": c["n"],
+                # Accepted with no recorded time (imported history): left out, not zero.
+                "not_recorded": unrecorded.get(month, 0) if step == "accept" else None,
                 "median_business_h": _hours(b[0.5]),
                 "p90_business_h": _hours(b[0.9]),
                 "median_clock_h": _hours(c[0.5]),
@@ -575,6 +589,7 @@ def _decision_counts(f: Filters) -> dict[dt.date, dict]:
             mqls=Count("pk"),
             accepted=Count("pk", filter=Q(accepted=True)),
             rejected=Count("pk", filter=Q(rejected=True)),
+            unrecorded=Count("pk", filter=Q(accept_unrecorded=True)),
             reached_sql=Count("pk", filter=Q(reached_sql=True)),
         )
     )
@@ -632,8 +647,10 @@ def marketing_targets(f: Filters, *, now: dt.datetime | None = None) -> dict[str
 @report_query
 def conversion_by_cohort(f: Filters, *, now: dt.datetime | None = None) -> dict[str, Any]:
     """MQL → SAL → SQL by MQL cohort month. mqls: MQL events of the month; accepted and
-    rejected: those sales accepted (SAL) or rejected; undecided: neither yet; acceptance
-    rate: accepted / (accepted + rejected). reached_sql: those whose lead reached SQL in
+    rejected: those sales accepted (SAL) or rejected; acceptance_not_recorded: those whose
+    imported history reached SQL with no SAL recorded (accepted, but when is unknown: out of
+    the acceptance rate and latency); undecided: none of these yet; acceptance rate:
+    accepted / (accepted + rejected). reached_sql: those whose lead reached SQL in
     that hand-off (before any later MQL of the lead); sql_rate: reached_sql / mqls. A cohort
     is "maturing" until COHORT_MATURITY_DAYS (90) days after the month's end: its MQLs may
     still convert, so its rate is not final."""
@@ -644,14 +661,17 @@ def conversion_by_cohort(f: Filters, *, now: dt.datetime | None = None) -> dict[
     for month in f.months():
         row = found.get(month, {})
         mqls = row.get("mqls", 0)
-        accepted, rejected, sql = (row.get(k, 0) for k in ("accepted", "rejected", "reached_sql"))
+        accepted, rejected, unrecorded, sql = (
+            row.get(k, 0) for k in ("accepted", "rejected", "unrecorded", "reached_sql")
+        )
         months.append(
             {
                 "month": month_key(month),
                 "mqls": mqls,
                 "accepted": accepted,
                 "rejected": rejected,
-                "undecided": mqls - accepted - rejected,
+                "acceptance_not_recorded": unrecorded,
+                "undecided": mqls - accepted - rejected - unrecorded,
                 "acceptance_rate": _rate(accepted, accepted + rejected),
                 "reached_sql": sql,
                 "sql_rate": _rate(sql, mqls),
@@ -722,10 +742,13 @@ def funnel(f: Filters) -> dict[str, Any]:
     """The funnel of the period: new leads (see new_leads), then the period's MQLs, those
     sales accepted (SAL) and those that reached SQL (the cohort definitions of
     conversion_by_cohort). Each step's rate is relative to the step before it; leads and
-    MQLs are different populations (a lead created in March may become MQL in May)."""
+    MQLs are different populations (a lead created in March may become MQL in May). The SAL
+    step's `not_recorded`: MQLs whose imported history reached SQL with no SAL recorded;
+    they passed SAL, so SQL's rate is relative to SAL plus them."""
     row = _facts(f).aggregate(
         mqls=Count("pk"),
         accepted=Count("pk", filter=Q(accepted=True)),
+        unrecorded=Count("pk", filter=Q(accept_unrecorded=True)),
         reached_sql=Count("pk", filter=Q(reached_sql=True)),
     )
     leads = new_leads(f)
@@ -739,7 +762,11 @@ def funnel(f: Filters) -> dict[str, Any]:
     previous = None
     for stage, count in steps:
         rate: float | None = None if previous is None or count is None else _rate(count, previous)
-        out.append({"stage": stage, "count": count, "rate_from_previous": rate})
+        step: dict[str, Any] = {"stage": stage, "count": count, "rate_from_previous": rate}
+        if stage == "sal":
+            step["not_recorded"] = row["unrecorded"]
+            count = row["accepted"] + row["unrecorded"]
+        out.append(step)
         previous = count
     return {"steps": out}
 
@@ -905,6 +932,7 @@ def period_summary(data: dict[str, dict[str, Any]]) -> dict[str, Any]:
     mqls = sum(m["mqls"] for m in months)
     accepted = sum(m["accepted"] for m in months)
     rejected = sum(m["rejected"] for m in months)
+    unrecorded = sum(m["acceptance_not_recorded"] for m in months)
     sql = sum(m["reached_sql"] for m in months)
     compliance = data["sla-compliance"]["months"]
     due = sum(m["accept"]["due"] for m in compliance)
@@ -913,6 +941,7 @@ def period_summary(data: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "mqls": mqls,
         "accepted": accepted,
         "rejected": rejected,
+        "acceptance_not_recorded": unrecorded,
         "acceptance_rate": _rate(accepted, accepted + rejected),
         "reached_sql": sql,
         "sql_rate": _rate(sql, mqls),
@@ -999,6 +1028,12 @@ def review(month: dt.date, *, now: dt.datetime | None = None) -> dict[str, Any]:
         ),
         row("accepted", _("Accepted (SAL)"), "count", [c["accepted"] for c in conversion]),
         row("rejected", _("Rejected"), "count", [c["rejected"] for c in conversion]),
+        row(
+            "acceptance_not_recorded",
+            _("Reached SQL with no acceptance recorded (imported history)"),
+            "count",
+            [c["acceptance_not_recorded"] for c in conversion],
+        ),
         row(
             "undecided",
             _("Not yet accepted or rejected"),

@@ -62,6 +62,9 @@ class _Cycle:
     closed_at: dt.datetime | None = None
     outcome: str = ""
     sql_at: dt.datetime | None = None
+    # Imported history went past SAL without recording it (MQL → SQL): sales did accept,
+    # but when is unknown.
+    accept_unrecorded: bool = False
 
 
 def _score(value: Any) -> float | None:
@@ -90,6 +93,9 @@ def _cycles(events: Iterable[tuple]) -> list[_Cycle]:
             if current.rejected_at is None:
                 current.rejected_at, current.rejection_reason = at, reason or ""
         elif to_stage in CLOSING_STAGES:
+            if current.accepted_at is None and current.rejected_at is None:
+                # Only imported history skips the SAL (the live lifecycle cannot).
+                current.accept_unrecorded = True
             # As the SLA sees it: a hand-off closes once, when sales qualifies, recycles or
             # disqualifies it after accepting; a recycle after a rejection closes nothing.
             if current.closed_at is None and current.accepted_at is not None:
@@ -179,7 +185,7 @@ def _compute_facts(lead_filter: dict[str, Any]) -> list[MqlFact]:
             return round(calendar.between(start, b).total_seconds())
 
         decided = c.accepted_at or c.rejected_at
-        accept = _step(decided, h.get("accept_due_at"))
+        accept = _step(decided, h.get("accept_due_at"), applies=not c.accept_unrecorded)
         # As the breach sweep sees it: a rejected MQL needs no first contact.
         contact = _step(
             first_contact_at, h.get("first_contact_due_at"), applies=c.rejected_at is None
@@ -201,6 +207,7 @@ def _compute_facts(lead_filter: dict[str, Any]) -> list[MqlFact]:
                 rep_id=h.get("rep_id"),
                 score=c.score,
                 accepted=c.accepted_at is not None,
+                accept_unrecorded=c.accept_unrecorded,
                 rejected=c.rejected_at is not None,
                 rejection_reason=c.rejection_reason,
                 reached_sql=c.sql_at is not None,

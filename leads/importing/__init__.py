@@ -37,8 +37,12 @@ A mapping is a JSON object (``leads/mappings/x_education.json`` is a full exampl
 
 History becomes StageEvents (origin "import") in lifecycle order: lead→MQL at mql_at,
 then MQL→SAL at sal_at or MQL→rejected at rejected_at, then SAL→SQL, →recycled or
-→disqualified. Each step is checked with the lifecycle rules of ``lead_transition``, and an
-event the lead already has (same stage, same time) is skipped, so a re-import adds nothing.
+→disqualified. Each step is checked with the lifecycle for history (``lead_transition(...,
+history=True)``): what happened may have skipped a step nobody recorded (an MQL date and a
+won date only: MQL→SQL with no SAL; Lead→SQL), so forward paths through MQL and SAL are
+accepted and the event is marked ``skipped``; reports count such an MQL in its cohort's
+conversion and leave it out of acceptance rate and latency as "not recorded". An event the
+lead already has (same stage, same time) is skipped, so a re-import adds nothing.
 
 The package: ``mapping`` (the mapping, checked before any file is read), ``reading`` (decode,
 check and parse rows), ``writing`` (upsert leads and replay history in chunks), ``jobs`` (queued
@@ -47,7 +51,11 @@ imports claimed by one worker and resumed when a worker dies).
 The file is read twice and never held in memory: pass 1 checks the structure (UTF-8, every
 row as wide as the header) and counts rows, and fails naming the line before anything is
 written; pass 2 validates each row with LeadInput and writes ``CHUNK_SIZE`` rows per
-transaction. A bad row is rejected with its line number and writes nothing.
+transaction. A row with a wrong lead field is rejected whole and writes nothing; a wrong
+history step (a date that is not a date, an SQL dated before its MQL, a rejection without
+its reason) is left out alone, and the lead is imported with its other steps. Every
+problem names its line, column and reason (``ImportReport.errors`` keeps the first
+MAX_ERRORS, ``on_problem`` receives all of them; ``import_leads --errors FILE`` writes them).
 """
 
 from .encoding import ENCODINGS, encoding_detect

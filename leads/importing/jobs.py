@@ -111,6 +111,7 @@ def _job_rejections(job_id: int) -> Callable[[list[Rejection]], None]:
                     reason=r.reason,
                     errors=r.errors,
                     cells=r.cells,
+                    row_imported=r.row_imported,
                 )
                 for r in rejected
             ],

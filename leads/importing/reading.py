@@ -7,7 +7,7 @@ import csv
 import datetime as dt
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from itertools import islice
 from typing import IO, Any
@@ -165,11 +165,15 @@ class _Row:
     events: list[tuple[str, str, dt.datetime, str]]
     # The row as the file has it, for the rejected-rows download.
     cells: list[str]
+    # History steps that cannot be read (a bad date, a rejection without its reason): left
+    # out, while the lead and its other steps are imported. {mapping field: reasons}.
+    step_errors: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
 class Rejection:
-    """A row that imported nothing: where, which columns, why, and the row as it was."""
+    """A row that imported nothing: where, which columns, why, and the row as it was; or,
+    with `row_imported`, a row whose lead was imported without the history steps named."""
 
     line: int
     # The mapping's targets ("email", "custom.visits", "mql_at") and their reasons.
@@ -177,6 +181,7 @@ class Rejection:
     cells: list[str]
     # The file's column names for the targets ("" where no single column is to blame).
     columns: list[str]
+    row_imported: bool = False
 
     @property
     def reason(self) -> str:
@@ -245,16 +250,30 @@ class _RowReader:
                 dict.fromkeys(m.group(1) for m in _TEMPLATE_FIELD.finditer(mapping.email_template))
             )
 
-    def rejection(self, line: int, cells: list[str], errors: dict[str, list[str]]) -> Rejection:
+    def rejection(
+        self,
+        line: int,
+        cells: list[str],
+        errors: dict[str, list[str]],
+        *,
+        row_imported: bool = False,
+    ) -> Rejection:
         columns = [self.column_of.get(name, "") for name in errors]
-        return Rejection(line=line, errors=errors, cells=list(cells), columns=columns)
+        return Rejection(
+            line=line,
+            errors=errors,
+            cells=list(cells),
+            columns=columns,
+            row_imported=row_imported,
+        )
 
     def _cell(self, row: list[str], index: int, placeholders: frozenset[str]) -> str:
         value = row[index].strip()
         return "" if value in placeholders else value
 
     def parse(self, line: int, row: list[str]) -> _Row | Rejection:
-        """A validated row, or why it is rejected."""
+        """A validated row (with the history steps it leaves out), or why it is rejected: a
+        wrong lead field rejects the row, a wrong history step only the step."""
         errors: dict[str, list[str]] = {}
         data: dict[str, Any] = {}
         custom: dict[str, Any] = {}
@@ -292,16 +311,24 @@ class _RowReader:
         except serializers.ValidationError as exc:
             for name, reasons in flatten_errors(exc.detail).items():
                 errors.setdefault(name, []).extend(reasons)
-        events = self._history(history, errors)
         if errors:
             return self.rejection(line, row, errors)
+        step_errors: dict[str, list[str]] = {}
+        events = self._history(history, step_errors)
         return _Row(
-            line=line, key=email_key(validated["email"]), data=validated, events=events, cells=row
+            line=line,
+            key=email_key(validated["email"]),
+            data=validated,
+            events=events,
+            cells=row,
+            step_errors=step_errors,
         )
 
     def _history(
         self, history: dict[str, str], errors: dict[str, list[str]]
     ) -> list[tuple[str, str, dt.datetime, str]]:
+        """The row's history events; a step that cannot be read is left out, its reason in
+        `errors` under its field."""
         reason = ""
         if REASON_FIELD in history:
             reason = _reason_codes().get(history[REASON_FIELD].lower(), "")
@@ -315,8 +342,10 @@ class _RowReader:
                 ]
             elif "rejected_at" not in history:
                 errors[REASON_FIELD] = [_("A rejection reason needs a rejected_at time.")]
-        if "rejected_at" in history and REASON_FIELD not in history:
+        if "rejected_at" in history and not reason:
+            # The reason is what a rejection tells marketing: none, no rejection.
             errors["rejected_at"] = [_("A rejection needs a rejection_reason.")]
+            del history["rejected_at"]
         now = timezone.now()
         events = []
         for name, (stage, step) in HISTORY_FIELDS.items():

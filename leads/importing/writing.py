@@ -37,21 +37,22 @@ MAX_ERRORS = 1000
 def _plan_history(
     lead: Lead, events: list[tuple[str, str, dt.datetime, str]], present: set
 ) -> tuple[list[tuple[str, str, dt.datetime, str]], dict[str, list[str]]]:
-    """The events still to record, checked with the rules lead_transition applies, or the
-    step that breaks them ({mapping field: reasons})."""
-    if not events:
-        return [], {}
+    """The events still to record, checked with the rules lead_transition applies to
+    history; a step they refuse is left out and returned ({mapping field: reasons}), the
+    others are kept."""
     probe = Lead(stage=lead.stage, stage_changed_at=lead.stage_changed_at)
     plan = []
+    left_out: dict[str, list[str]] = {}
     for name, stage, at, reason in events:
         if (stage, at) in present:
             continue
-        problem = transition_problem(lead=probe, to_stage=stage, at=at)
+        problem = transition_problem(lead=probe, to_stage=stage, at=at, history=True)
         if problem is not None:
-            return [], {name: list(problem.messages)}
+            left_out[name] = list(problem.messages)
+            continue
         plan.append((name, stage, at, reason))
         probe.stage, probe.stage_changed_at = stage, at
-    return plan, {}
+    return plan, left_out
 
 
 def _update_rows(leads: list[Lead], fields: list[str]) -> None:
@@ -113,10 +114,13 @@ def _write_chunk(
             created = lead is None
             if lead is None:
                 lead = Lead(email=row.data["email"])
-            plan, reason = _plan_history(lead, row.events, present[lead.pk] if lead.pk else set())
-            if reason:
-                result.rejections.append(reader.rejection(row.line, row.cells, reason))
-                continue
+            plan, left_out = _plan_history(lead, row.events, present[lead.pk] if lead.pk else set())
+            if row.step_errors or left_out:
+                result.rejections.append(
+                    reader.rejection(
+                        row.line, row.cells, {**row.step_errors, **left_out}, row_imported=True
+                    )
+                )
             lead_apply(lead=lead, data=row.data, now=now)
             leads[row.key] = touched[row.key] = lead
             if plan:
@@ -130,6 +134,7 @@ def _write_chunk(
                         reason=why,
                         origin=StageEvent.Origin.IMPORT,
                         context={**context, "line": row.line},
+                        history=True,
                     )
                     present[lead.pk].add((stage, at))
             if created:
@@ -150,20 +155,28 @@ class ImportReport:
     processed_rows: int = 0
     created: int = 0
     updated: int = 0
+    # Rows that imported nothing (a lead field is wrong).
     rejected: int = 0
-    # The first MAX_ERRORS rejections: {"line": 7, "column": "E-mail",
-    # "reason": "email: Enter a valid ..."}; every one goes to import_csv's `rejections`.
+    # Rows imported without some of their history steps (a date that is not one, an SQL
+    # dated before its MQL, a rejection without its reason).
+    history_problems: int = 0
+    # The first MAX_ERRORS problem rows: {"line": 7, "column": "E-mail", "reason": "email:
+    # Enter a valid ...", "row_imported": false}; every one goes to import_csv's `rejections`.
     errors: list[dict[str, Any]] = field(default_factory=list)
     header: list[str] = field(default_factory=list)
 
     def reject(self, rejection: Rejection) -> None:
-        self.rejected += 1
+        if rejection.row_imported:
+            self.history_problems += 1
+        else:
+            self.rejected += 1
         if len(self.errors) < MAX_ERRORS:
             self.errors.append(
                 {
                     "line": rejection.line,
                     "column": ", ".join(c for c in rejection.columns if c),
                     "reason": rejection.reason,
+                    "row_imported": rejection.row_imported,
                 }
             )
 
@@ -186,7 +199,8 @@ def import_csv(
 
     Raises ImportFailed (nothing written) when the file or mapping is unusable. `progress`
     is called after pass 1 and after every chunk; `rejections` with each chunk's rejected
-    rows (line order) before `progress`, so a store of them is never behind the counts.
+    rows and rows imported without some history steps (`row_imported`), in line order,
+    before `progress`, so a store of them is never behind the counts.
     """
     with open_file() as binary:
         header, total = csv_check(binary, mapping, encoding)

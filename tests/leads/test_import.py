@@ -166,7 +166,7 @@ def test_a_utf8_bom_and_multi_line_cells_are_fine(tmp_path):
     )
     out, _err = run(tmp_path, content)
     assert Lead.objects.get(email="a@example.jp").first_name == "Two\r\nlines"
-    assert "Line 4: email: Enter a valid email address." in out
+    assert 'Line 4, column "Email": email: Enter a valid email address.' in out
 
 
 def test_a_ragged_row_fails_naming_the_line_and_writes_nothing(tmp_path):
@@ -191,9 +191,11 @@ def test_a_bad_row_is_rejected_with_its_line_while_the_others_import(tmp_path):
         + "mei@example.jp,Mei,JP,2.0,1\r\n",
     )
     assert "Created: 2, updated: 0, rejected: 2" in out
-    assert "Line 3: email: Enter a valid email address." in out
-    assert 'Line 4: custom.visits: "many" is not a whole number.; custom.newsletter: ' in out
-    assert '"perhaps" is not yes or no.' in out
+    assert 'Line 3, column "Email": email: Enter a valid email address.' in out
+    assert (
+        'Line 4, column "Visits, Newsletter": custom.visits: "many" is not a whole number.; '
+        'custom.newsletter: "perhaps" is not yes or no.'
+    ) in out
     assert sorted(Lead.objects.values_list("email", flat=True)) == [
         "hana@example.jp",
         "mei@example.jp",
@@ -205,7 +207,7 @@ def test_the_report_lists_twenty_rejections_then_counts_the_rest(tmp_path):
     rows = "".join(f"bad{i},B,JP,1,yes\r\n" for i in range(25))
     out, _err = run(tmp_path, HEADER + rows)
     assert "rejected: 25" in out
-    assert "Line 21: email" in out and "Line 22: email" not in out
+    assert 'Line 21, column "Email": email' in out and "Line 22" not in out
     assert "… and 5 more." in out
 
 
@@ -240,8 +242,8 @@ def test_company_and_owner_columns_fill_the_company_and_the_owner(tmp_path, bob)
         "c@acme.jp,Acme,,No,nobody@example.jp\n",
         mapping=mapping,
     )
-    assert "Line 3: employees: A valid integer is required." in out
-    assert "Line 4: owner_email: No active user has this e-mail." in out
+    assert 'Line 3, column "Staff": employees: A valid integer is required.' in out
+    assert 'Line 4, column "Owner": owner_email: No active user has this e-mail.' in out
     lead = Lead.objects.get(email="a@acme.jp")
     assert lead.owner == bob
     assert (lead.company.name, lead.company.employees, lead.company.listed) == ("Acme", 120, True)
@@ -256,7 +258,7 @@ def test_an_email_template_gives_rows_without_email_a_stable_identity(tmp_path):
     content = "Prospect ID,Source\nabc-1,Google\n,Google\n"
     out, _err = run(tmp_path, content, mapping=mapping)
     assert Lead.objects.get().email == "abc-1@crm.invalid"
-    assert "Line 3: email: This field is required." in out
+    assert 'Line 3, column "Prospect ID": email: This field is required.' in out
     out, _err = run(tmp_path, content, mapping=mapping)
     assert "Created: 0, updated: 1" in out
 
@@ -291,31 +293,112 @@ def test_history_columns_become_stage_events_in_lifecycle_order(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "row,reason",
+    "row,column,reason,kept",
     [
-        (",,2024-04-03,,,", "sql_at: A lead cannot go from Lead to SQL."),
         (
             "2024-04-02,2024-04-01,,,,",
+            "SAL",
             "sal_at: The change cannot be dated before the lead's previous stage change "
             "(2024-04-02T00:00:00+09:00).",
+            ["mql"],
         ),
-        ("2024-04-01,2024-04-02,,2024-04-03,other,", "rejected_at: A lead cannot go from SAL"),
-        ("2024-04-01,,,2024-04-03,,", "rejected_at: A rejection needs a rejection_reason."),
-        ("2024-04-01,,,2024-04-03,lazy,", 'rejection_reason: "lazy" is not one of not_a_fit'),
-        ("01/04/2024,,,,,", 'mql_at: "01/04/2024" is not an ISO 8601 time'),
-        ("2999-01-01,,,,,", 'mql_at: "2999-01-01" is in the future.'),
+        (
+            "2024-04-03,,2024-04-01,,,",
+            "SQL",
+            "sql_at: The change cannot be dated before the lead's previous stage change "
+            "(2024-04-03T00:00:00+09:00).",
+            ["mql"],
+        ),
+        (
+            "2024-04-01,2024-04-02,,2024-04-03,other,",
+            "Rejected",
+            "rejected_at: A lead cannot go from SAL",
+            ["mql", "sal"],
+        ),
+        (
+            "2024-04-01,,,2024-04-03,,",
+            "Rejected",
+            "rejected_at: A rejection needs a rejection_reason.",
+            ["mql"],
+        ),
+        (
+            "2024-04-01,,,2024-04-03,lazy,",
+            "Reason, Rejected",
+            'rejection_reason: "lazy" is not one of not_a_fit',
+            ["mql"],
+        ),
+        ("01/04/2024,,,,,", "MQL", 'mql_at: "01/04/2024" is not an ISO 8601 time', []),
+        ("2999-01-01,,2024-04-03,,,", "MQL", 'mql_at: "2999-01-01" is in the future.', ["sql"]),
     ],
 )
-def test_an_impossible_history_rejects_the_row_and_writes_nothing_of_it(tmp_path, row, reason):
+def test_a_bad_history_step_is_left_out_and_reported_while_the_lead_keeps_the_rest(
+    tmp_path, row, column, reason, kept
+):
     out, _err = run(
         tmp_path,
         HISTORY_HEADER + "ok@example.jp,2024-04-01,,,,,\n" + f"bad@example.jp,{row}\n",
         mapping=HISTORY_MAPPING,
     )
-    assert f"Line 3: {reason}" in out
-    assert "Created: 1, updated: 0, rejected: 1" in out
-    assert not Lead.objects.filter(email="bad@example.jp").exists()
-    assert StageEvent.objects.count() == 1
+    assert f'Line 3, column "{column}": {reason}' in out
+    assert "Created: 2, updated: 0, rejected: 0" in out
+    assert "History problems: " in out
+    bad = Lead.objects.get(email="bad@example.jp")
+    assert list(bad.stage_events.values_list("to_stage", flat=True)) == kept
+
+
+def test_history_may_skip_steps_that_were_not_recorded_and_says_so(tmp_path):
+    out, _err = run(
+        tmp_path,
+        HISTORY_HEADER
+        + "won@example.jp,2024-04-01,,2024-04-20,,,\n"
+        + "direct@example.jp,,,2024-04-03,,,\n"
+        + "normal@example.jp,2024-04-01,2024-04-02,2024-04-03,,,\n",
+        mapping=HISTORY_MAPPING,
+    )
+    assert "Created: 3, updated: 0, rejected: 0" in out
+    assert "History problems" not in out
+
+    def events(email):
+        return list(
+            StageEvent.objects.filter(lead__email=email).values_list(
+                "from_stage", "to_stage", "skipped"
+            )
+        )
+
+    assert events("won@example.jp") == [("lead", "mql", False), ("mql", "sql", True)]
+    assert events("direct@example.jp") == [("lead", "sql", True)]
+    assert events("normal@example.jp") == [
+        ("lead", "mql", False),
+        ("mql", "sal", False),
+        ("sal", "sql", False),
+    ]
+    assert Lead.objects.get(email="won@example.jp").stage == Stage.SQL
+
+
+def test_errors_file_lists_every_problem_with_line_column_and_reason(tmp_path):
+    rows = "".join(f"p{i}@example.jp,2024-04-05,,2024-04-01,,,\n" for i in range(30))
+    errors = tmp_path / "problems.csv"
+    out, _err = run(
+        tmp_path,
+        HISTORY_HEADER + rows + "bad,2024-04-01,,,,,\n",
+        mapping=HISTORY_MAPPING,
+        errors=str(errors),
+    )
+    assert "Created: 30, updated: 0, rejected: 1" in out
+    assert "History problems: 30" in out
+    assert f"Every problem is in {errors}." in out
+    lines = errors.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "line,column,field,problem,outcome"
+    assert len(lines) == 32
+    assert lines[1].startswith("2,SQL,sql_at,The change cannot be dated before")
+    assert lines[1].endswith(",lead imported without this cell")
+    assert lines[31] == "32,Email,email,Enter a valid email address.,row not imported"
+
+
+def test_the_command_says_how_to_get_every_problem(tmp_path):
+    rows = "".join(f"bad{i},B,JP,1,yes\r\n" for i in range(25))
+    out, _err = run(tmp_path, HEADER + rows)
+    assert "--errors FILE writes them all." in out
 
 
 def test_history_continues_from_the_stage_a_known_lead_is_in(tmp_path):
@@ -331,7 +414,7 @@ def test_history_continues_from_the_stage_a_known_lead_is_in(tmp_path):
     out, _err = run(
         tmp_path, HISTORY_HEADER + "known@example.jp,2024-03-01,,,,,\n", mapping=HISTORY_MAPPING
     )
-    assert "Line 2: mql_at: A lead cannot go from SAL to MQL." in out
+    assert 'Line 2, column "MQL": mql_at: A lead cannot go from SAL to MQL.' in out
 
 
 def test_reimporting_the_same_file_is_idempotent(tmp_path):

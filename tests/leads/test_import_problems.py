@@ -86,7 +86,7 @@ def test_the_rejected_rows_download_beside_their_reasons(
     assert "Done, 1 rejected" in page
 
 
-def test_a_rejected_history_step_is_stored_with_its_column(
+def test_a_history_step_left_out_is_stored_with_its_column_and_the_lead_kept(
     client, alice, media, celery_eager, django_capture_on_commit_callbacks
 ):
     client.force_login(alice)
@@ -100,7 +100,10 @@ def test_a_rejected_history_step_is_stored_with_its_column(
     assert problem.column == "Rejected"
     assert problem.reason.startswith("rejected_at: A lead cannot go from SAL")
     assert problem.cells[0] == "a@example.jp"
-    assert not Lead.objects.exists()
+    # Issue 9: the lead keeps its valid steps; only the bad one is left out.
+    assert problem.row_imported
+    lead = Lead.objects.get()
+    assert list(lead.stage_events.values_list("to_stage", flat=True)) == ["mql", "sal"]
 
 
 def test_an_import_where_every_row_was_rejected_does_not_just_say_done(
@@ -162,4 +165,5 @@ def test_the_command_api_hands_over_every_rejection(tmp_path):
         "line": 2,
         "column": "Email",
         "reason": "email: Enter a valid email address.",
+        "row_imported": False,
     }

@@ -78,3 +78,32 @@ def test_system_changes_have_no_actor_and_say_where_they_came_from():
     event = lead_transition(lead=lead, to_stage=Stage.MQL, origin=StageEvent.Origin.SYSTEM)
     assert event.actor is None
     assert str(event.actor_label) == "System"
+
+
+@pytest.mark.parametrize(
+    "start,to_stage",
+    [
+        ([Stage.MQL], Stage.SQL),
+        ([], Stage.SQL),
+        ([Stage.MQL], Stage.DISQUALIFIED),
+    ],
+)
+def test_history_may_skip_implied_steps_but_live_actions_may_not(start, to_stage):
+    lead = LeadFactory()
+    for stage in start:
+        lead_transition(lead=lead, to_stage=stage)
+    with pytest.raises(TransitionError):
+        lead_transition(lead=lead, to_stage=to_stage)
+    event = lead_transition(lead=lead, to_stage=to_stage, history=True)
+    assert event.skipped and event.from_stage == (start[-1] if start else Stage.LEAD)
+
+
+def test_history_never_implies_a_rejection_nor_goes_backwards():
+    lead = LeadFactory()
+    lead_transition(lead=lead, to_stage=Stage.MQL)
+    lead_transition(lead=lead, to_stage=Stage.SAL)
+    for to_stage in (Stage.REJECTED, Stage.MQL, Stage.LEAD):
+        with pytest.raises(TransitionError):
+            lead_transition(lead=lead, to_stage=to_stage, history=True)
+    event = lead_transition(lead=lead, to_stage=Stage.SQL, history=True)
+    assert not event.skipped

@@ -89,6 +89,7 @@ def test_latency_medians_and_p90_in_business_and_clock_hours(history):
     assert months["2026-06"] == {
         "month": "2026-06",
         "n": 0,
+        "not_recorded": 0,
         "median_business_h": None,
         "p90_business_h": None,
         "median_clock_h": None,
@@ -191,6 +192,7 @@ def test_conversion_by_cohort_counts_the_recycled_lead_in_both_cohorts(history):
         "mqls": 4,
         "accepted": 2,
         "rejected": 1,
+        "acceptance_not_recorded": 0,
         "undecided": 1,
         "acceptance_rate": approx(2 / 3),
         "reached_sql": 1,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ from leads.importing import (
     ImportFailed,
     ImportReport,
     MappingError,
+    Rejection,
     import_csv,
     mapping_load,
     shipped_mapping_load,
@@ -34,23 +38,55 @@ class Command(BaseCommand):
             + ", ".join(shipped_mappings()),
         )
         parser.add_argument("--chunk-size", type=int, default=500, help="Rows per transaction.")
+        parser.add_argument(
+            "--errors",
+            metavar="FILE",
+            help="Write every problem (line, column, field, problem, outcome) to this CSV file.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["file"])
         if not path.is_file():
             raise CommandError(_("%(path)s: no such file.") % {"path": path})
-        try:
-            mapping = mapping_load(self._mapping_source(options["mapping"]))
-            report = import_csv(
-                open_file=lambda: path.open("rb"),
-                mapping=mapping,
-                progress=self._progress,
-                chunk_size=max(1, options["chunk_size"]),
-                context={"import_file": path.name},
+        errors_path = Path(options["errors"]) if options.get("errors") else None
+        if errors_path is not None and not errors_path.parent.is_dir():
+            raise CommandError(
+                _("--errors: the folder %(path)s does not exist.") % {"path": errors_path.parent}
             )
-        except ImportFailed as exc:
-            raise CommandError(f"{path}: {exc.message}") from None
-        self._report(report)
+        with ExitStack() as stack:
+            on_problem = None
+            if errors_path is not None:
+                on_problem = self._problem_writer(
+                    stack.enter_context(errors_path.open("w", encoding="utf-8", newline=""))
+                )
+            try:
+                mapping = mapping_load(self._mapping_source(options["mapping"]))
+                report = import_csv(
+                    open_file=lambda: path.open("rb"),
+                    mapping=mapping,
+                    progress=self._progress,
+                    chunk_size=max(1, options["chunk_size"]),
+                    context={"import_file": path.name},
+                    rejections=on_problem,
+                )
+            except ImportFailed as exc:
+                raise CommandError(f"{path}: {exc.message}") from None
+        self._report(report, errors_path)
+
+    def _problem_writer(self, file: Any) -> Callable[[list[Rejection]], None]:
+        writer = csv.writer(file)
+        writer.writerow(["line", "column", "field", "problem", "outcome"])
+        row_rejected, step_left_out = _("row not imported"), _("lead imported without this cell")
+
+        def write(problems: list[Rejection]) -> None:
+            for problem in problems:
+                outcome = step_left_out if problem.row_imported else row_rejected
+                for (name, reasons), column in zip(
+                    problem.errors.items(), problem.columns, strict=True
+                ):
+                    writer.writerow([problem.line, column, name, " ".join(reasons), outcome])
+
+        return write
 
     def _mapping_source(self, value: str) -> Any:
         mapping_path = Path(value)
@@ -69,7 +105,7 @@ class Command(BaseCommand):
             % {"done": report.processed_rows, "total": report.total_rows}
         )
 
-    def _report(self, report: ImportReport) -> None:
+    def _report(self, report: ImportReport, errors_path: Path | None) -> None:
         self.stdout.write(
             _(
                 "Rows: %(total)d. Created: %(created)d, updated: %(updated)d, "
@@ -82,9 +118,32 @@ class Command(BaseCommand):
                 "rejected": report.rejected,
             }
         )
-        for error in report.errors[:REPORT_ERRORS]:
+        if report.history_problems:
             self.stdout.write(
-                _("Line %(line)d: %(reason)s") % {"line": error["line"], "reason": error["reason"]}
+                _(
+                    "History problems: %(n)d (those leads were imported with their other "
+                    "steps; each problem's step or cell was left out)."
+                )
+                % {"n": report.history_problems}
             )
-        if report.rejected > REPORT_ERRORS:
-            self.stdout.write(_("… and %(n)d more.") % {"n": report.rejected - REPORT_ERRORS})
+        for error in report.errors[:REPORT_ERRORS]:
+            if error["column"]:
+                line = _("Line %(line)d, column %(column)s: %(reason)s") % {
+                    "line": error["line"],
+                    "column": json.dumps(error["column"], ensure_ascii=False),
+                    "reason": error["reason"],
+                }
+            else:
+                line = _("Line %(line)d: %(reason)s") % {
+                    "line": error["line"],
+                    "reason": error["reason"],
+                }
+            self.stdout.write(line)
+        # A row with problems is one line here; the errors file has a line per cell.
+        rows = report.rejected + report.history_problems
+        if rows > REPORT_ERRORS:
+            self.stdout.write(_("… and %(n)d more.") % {"n": rows - REPORT_ERRORS})
+        if errors_path is not None:
+            self.stdout.write(_("Every problem is in %(path)s.") % {"path": errors_path})
+        elif rows > REPORT_ERRORS:
+            self.stdout.write(_("--errors FILE writes them all."))
