@@ -240,7 +240,7 @@ def test_a_csv_row_with_a_nul_is_rejected_naming_the_field(tmp_path):
         mapping=mapping,
     )
     assert "rejected: 1" in out
-    assert "Line 3: custom.visits: Text must not contain NUL characters." in out
+    assert 'Line 3, column "Visits": custom.visits: Text must not contain NUL characters.' in out
     assert Lead.objects.count() == 2
     assert Lead.objects.get(email__startswith="x@").custom["visits"] == "2"
 
