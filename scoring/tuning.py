@@ -115,11 +115,17 @@ class Cohort:
 
 
 def patterns_sql(
-    *, version: RuleSetVersion, period: Period
+    *, version: RuleSetVersion, period: Period, extra: Sequence[engine.CompiledRule] = ()
 ) -> tuple[str, list, list[engine.CompiledRule]]:
     """The one statement behind `cohort_patterns`, its parameters and the rules of its
-    hit columns."""
+    hit columns. `extra`: candidate rules (no points) whose hits are wanted as well."""
     ruleset = engine.compile_ruleset(version)
+    if extra:
+        ruleset = dataclasses.replace(
+            ruleset,
+            fit=(*ruleset.fit, *(r for r in extra if r.kind == "fit")),
+            behaviour=(*ruleset.behaviour, *(r for r in extra if r.kind == "behaviour")),
+        )
     months = period.months
     d = connection.ops
     month_params = [d.adapt_datetimefield_value(m) for m in months[1:]] + [
@@ -159,10 +165,12 @@ def patterns_sql(
     return f"{cte} SELECT {group}, COUNT(*) FROM hits GROUP BY {group}", params, rules
 
 
-def cohort_patterns(*, version: RuleSetVersion, period: Period) -> Cohort:
+def cohort_patterns(
+    *, version: RuleSetVersion, period: Period, extra: Sequence[engine.CompiledRule] = ()
+) -> Cohort:
     """The period's MQLs grouped by month, outcome, rejection reason and the rules of
-    `version` that fired for them (one statement)."""
-    sql, params, rules = patterns_sql(version=version, period=period)
+    `version` (and `extra` candidates) that fired for them (one statement)."""
+    sql, params, rules = patterns_sql(version=version, period=period, extra=extra)
     patterns = []
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -195,11 +203,13 @@ def history_fingerprint() -> str:
     return f"{events}:{activities}:{leads['n']}:{at}"
 
 
-def cohort_cached(*, version: RuleSetVersion, period: Period) -> Cohort:
+def cohort_cached(
+    *, version: RuleSetVersion, period: Period, extra: Sequence[engine.CompiledRule] = ()
+) -> Cohort:
     """`cohort_patterns`, from the stored snapshot while the history has not moved since."""
-    key = f"{version.pk}:{period.key}"
+    key = f"{version.pk}:{period.key}{':candidates' if extra else ''}"
     fingerprint = history_fingerprint()
-    rules = _rules_of(version)
+    rules = patterns_sql(version=version, period=period, extra=extra)[2]
     snapshot = EvidenceSnapshot.objects.filter(key=key, fingerprint=fingerprint).first()
     # A published version's rules are frozen: the snapshot's columns are still its rules.
     if snapshot is not None:
@@ -212,7 +222,7 @@ def cohort_cached(*, version: RuleSetVersion, period: Period) -> Cohort:
                 for m, w, r, reason, h, n in snapshot.patterns
             ],
         )
-    cohort = cohort_patterns(version=version, period=period)
+    cohort = cohort_patterns(version=version, period=period, extra=extra)
     EvidenceSnapshot.objects.update_or_create(
         key=key,
         defaults={
@@ -226,11 +236,6 @@ def cohort_cached(*, version: RuleSetVersion, period: Period) -> Cohort:
         },
     )
     return cohort
-
-
-def _rules_of(version: RuleSetVersion) -> list[engine.CompiledRule]:
-    rs = engine.compile_ruleset(version)
-    return [*rs.fit, *rs.behaviour, *rs.exclusion, *rs.fast_track]
 
 
 def snapshot_refresh() -> bool:
@@ -430,7 +435,12 @@ def maturing_months(period: Period, now: dt.datetime | None = None) -> set[int]:
     }
 
 
-def backtest(cohort: Cohort, model: Replay, base: Replay | None = None) -> dict[str, Any]:
+def backtest(
+    cohort: Cohort,
+    model: Replay,
+    base: Replay | None = None,
+    base_rules: Sequence[engine.CompiledRule] | None = None,
+) -> dict[str, Any]:
     """Per month of the period: the MQLs `model` would have made among the cohort, the SQLs
     among them, and against `base` (default the live model): the rejected MQLs it would have
     avoided and the SQLs it would have lost."""
@@ -455,7 +465,7 @@ def backtest(cohort: Cohort, model: Replay, base: Replay | None = None) -> dict[
         if p.hits not in memo:
             memo[p.hits] = (
                 model.qualifies(cohort.rules, p.hits),
-                base.qualifies(cohort.rules, p.hits),
+                base.qualifies(base_rules or cohort.rules, p.hits),
             )
         new, old = memo[p.hits]
         row = rows[p.month]
@@ -698,10 +708,201 @@ def suggestions(
         model = Replay(tuple(points), threshold["suggested"], live.min_fit)
         threshold["backtest"] = backtest(cohort, model)
         items.append(threshold)
+    extended = cohort_cached(version=version, period=period, extra=rejection_candidates())
+    items.extend(rejection_suggestions(extended))
     for n, item in enumerate(_ranked(items), start=1):
         item["number"] = n
         result["items"].append(item)
     return result
+
+
+# --------------------------------------------------------------------------------------------
+# Suggestions from rejections
+
+# A rejection reason needs this many cases in the period before its pattern is read.
+MIN_REJECTIONS = 20
+# A trait is offered when at least this share of the reason's rejected MQLs have it, and
+# RATIO times the share among the MQLs sales did not reject.
+MIN_SHARE = 0.25
+RATIO = 3.0
+
+
+def _candidate(n: int, kind: str, name: str, **kw: Any) -> engine.CompiledRule:
+    return engine.CompiledRule(id=-n, kind=kind, name=name, **kw)
+
+
+def rejection_candidates() -> list[engine.CompiledRule]:
+    """The traits rejected leads are checked for: who they are (a student's title, an academic,
+    free-mail address) and what they did (careers or recruiting pages)."""
+    cond = engine.Condition
+    careers = [{"property": "url", "operator": "contains", "value": v} for v in ("/careers",)]
+    recruit = [{"property": "url", "operator": "contains", "value": v} for v in ("/recruit",)]
+    return [
+        _candidate(1, "fit", "title:student", condition=cond("title", "contains", "student")),
+        _candidate(2, "fit", "title:学生", condition=cond("title", "contains", "学生")),
+        _candidate(3, "fit", "title:intern", condition=cond("title", "contains", "intern")),
+        _candidate(4, "fit", "email:.ac.jp", condition=cond("email", "ends_with", ".ac.jp")),
+        _candidate(5, "fit", "email:.edu", condition=cond("email", "ends_with", ".edu")),
+        _candidate(6, "fit", "email:free", condition=cond("email", "free_mail", None)),
+        _candidate(
+            7,
+            "behaviour",
+            "visit:/careers",
+            activity_kind="page_view",
+            property_conditions=tuple(
+                cond(c["property"], c["operator"], c["value"]) for c in careers
+            ),
+        ),
+        _candidate(
+            8,
+            "behaviour",
+            "visit:/recruit",
+            activity_kind="page_view",
+            property_conditions=tuple(
+                cond(c["property"], c["operator"], c["value"]) for c in recruit
+            ),
+        ),
+    ]
+
+
+def _candidate_rule_data(rule: engine.CompiledRule, reason: str, threshold: float) -> dict:
+    """The rule a trait becomes in the draft: an exclusion for who the lead is, a negative
+    behaviour rule for what it did."""
+    label = reason_text(reason)
+    if rule.kind == "fit":
+        c = rule.lead_condition
+        value = c.value
+        return {
+            "kind": "exclusion",
+            "name": _("%(trait)s (rejected as %(reason)s)")
+            % {"trait": trait_text(rule), "reason": label},
+            "field": "email" if c.operator == "free_mail" else c.field,
+            "operator": c.operator,
+            "value": value,
+        }
+    return {
+        "kind": "behaviour",
+        "name": _("%(trait)s (rejected as %(reason)s)")
+        % {"trait": trait_text(rule), "reason": label},
+        "activity_kind": rule.activity_kind,
+        "property_conditions": [
+            {"property": c.field, "operator": c.operator, "value": c.value}
+            for c in rule.property_conditions
+        ],
+        "points": -int(max(10, round(threshold / 2))),
+    }
+
+
+def trait_text(rule: engine.CompiledRule) -> str:
+    what, _sep, value = rule.name.partition(":")
+    if what == "title":
+        return _("Job title contains “%(v)s”") % {"v": value}
+    if what == "email" and value == "free":
+        return _("Free-mail address")
+    if what == "email":
+        return _("E-mail address ends with %(v)s") % {"v": value}
+    return _("Visited a page whose address contains %(v)s") % {"v": value}
+
+
+def reason_text(code: str) -> str:
+    from leads.models import reason_label
+
+    return str(reason_label(code)) if code else _("no reason given")
+
+
+def _already_covered(live: Sequence[engine.CompiledRule], rule: engine.CompiledRule) -> bool:
+    for r in live:
+        if rule.kind == "fit" and r.kind == "exclusion" and r.condition == rule.condition:
+            return True
+        if (
+            rule.kind == "behaviour"
+            and r.kind == "behaviour"
+            and r.points < 0
+            and r.activity_kind == rule.activity_kind
+            and r.property_conditions == rule.property_conditions
+        ):
+            return True
+    return False
+
+
+def rejection_suggestions(cohort: Cohort) -> list[dict[str, Any]]:
+    """For each rejection reason with enough cases, the traits its rejected MQLs share far
+    more than the MQLs sales kept, each offered as an exclusion or a negative rule."""
+    candidates = [i for i, r in enumerate(cohort.rules) if r.id < 0]
+    live_rules = [r for r in cohort.rules if r.id >= 0]
+    kept = [p for p in cohort.patterns if not p.rejected]
+    kept_n = sum(p.count for p in kept)
+    reasons: dict[str, int] = {}
+    for p in cohort.patterns:
+        if p.rejected:
+            reasons[p.reason] = reasons.get(p.reason, 0) + p.count
+    best: dict[int, dict[str, Any]] = {}
+    for reason, n in reasons.items():
+        if n < MIN_REJECTIONS or not kept_n:
+            continue
+        rejected = [p for p in cohort.patterns if p.rejected and p.reason == reason]
+        for i in candidates:
+            rule = cohort.rules[i]
+            if _already_covered(live_rules, rule):
+                continue
+            hit_r = sum(p.count for p in rejected if p.hits[i])
+            hit_k = sum(p.count for p in kept if p.hits[i])
+            share_r, share_k = hit_r / n, hit_k / kept_n
+            z = two_proportion_z(hit_r, n, hit_k, kept_n)
+            if share_r < MIN_SHARE or share_r < RATIO * share_k or z is None or z < SUGGEST_Z:
+                continue
+            if i in best and best[i]["z"] >= z:
+                continue
+            best[i] = {
+                "kind": "rule",
+                "key": f"rule-{reason}-{rule.name}",
+                "reason": reason,
+                "reason_label": reason_text(reason),
+                "trait": trait_text(rule),
+                "z": float(z),
+                "rejected_with": hit_r,
+                "rejected_total": n,
+                "kept_with": hit_k,
+                "kept_total": kept_n,
+                "index": i,
+            }
+    out = []
+    for i, item in best.items():
+        rule = cohort.rules[i]
+        data = _candidate_rule_data(rule, item["reason"], float(cohort.version.mql_threshold))
+        item["rule_data"] = data
+        item["title"] = (
+            _("New exclusion: %(name)s") % {"name": data["name"]}
+            if data["kind"] == "exclusion"
+            else _("New negative rule (%(points)d points): %(name)s")
+            % {"points": data["points"], "name": data["name"]}
+        )
+        item["explanation"] = _(
+            "%(with)d of %(total)d MQLs rejected as “%(reason)s” (%(share)s) against %(kwith)d "
+            "of %(ktotal)d MQLs sales kept (%(kshare)s)."
+        ) % {
+            "with": item["rejected_with"],
+            "total": item["rejected_total"],
+            "reason": item["reason_label"],
+            "share": f"{100 * item['rejected_with'] / item['rejected_total']:.0f}%",
+            "kwith": item["kept_with"],
+            "ktotal": item["kept_total"],
+            "kshare": f"{100 * item['kept_with'] / item['kept_total']:.1f}%",
+        }
+        rules = list(cohort.rules)
+        if data["kind"] == "exclusion":
+            rules[i] = dataclasses.replace(rule, kind="exclusion")
+        else:
+            rules[i] = dataclasses.replace(rule, points=data["points"])
+        changed = dataclasses.replace(cohort, rules=rules)
+        points = list(live_replay(cohort).points)
+        points[i] = rules[i].points
+        model = dataclasses.replace(live_replay(cohort), points=tuple(points))
+        item["backtest"] = backtest(
+            changed, model, base=live_replay(cohort), base_rules=cohort.rules
+        )
+        out.append(item)
+    return out
 
 
 def _ranked(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -245,3 +245,18 @@ def test_suggestions_api(planted, carol):
         assert all("backtest" in i for i in data["items"])
         bad = api(carol).get("/api/v1/scoring/tuning/suggestions/", {"commitment": "0"})
         assert bad.status_code == 400 and "commitment" in bad.json()["errors"]
+
+
+def test_rejections_find_student_domains_and_careers_page_visits(planted):
+    result = _suggest(planted, commitment=400)
+    rules = [i for i in result["items"] if i["kind"] == "rule"]
+    print([(i["title"], i["explanation"]) for i in rules])
+    by_trait = {i["trait"]: i for i in rules}
+    assert "E-mail address ends with .ac.jp" in by_trait
+    assert "E-mail address ends with .edu" in by_trait
+    assert all(i["reason"] == "student" for i in rules)
+    assert by_trait["E-mail address ends with .ac.jp"]["rule_data"]["kind"] == "exclusion"
+    careers = by_trait["Visited a page whose address contains /careers"]
+    assert careers["rule_data"]["kind"] == "behaviour" and careers["rule_data"]["points"] < 0
+    t = by_trait["E-mail address ends with .edu"]["backtest"]["totals"]
+    assert t["rejected_avoided"] > 0 and t["sqls_lost"] == 0

@@ -89,7 +89,7 @@ PAGES = {
         ("bob", "queue", 200),
         ("bob", "team", 403),
         ("bob", "rejections", 403),
-        # Reps read the SLA they are measured by (and their own compliance).
+        # Reps read the SLA they are measured by.
         ("bob", "overview", 200),
         ("carol", "queue", 200),
         ("carol", "team", 200),
@@ -108,6 +108,14 @@ PAGES = {
 def test_who_sees_which_sla_page(client, request, sla, persona, page, status):
     client.force_login(request.getfixturevalue(persona))
     assert client.get(PAGES[page]).status_code == status
+
+
+def test_a_rep_reads_the_live_sla_but_cannot_start_or_edit_a_draft(client, sla, bob):
+    client.force_login(bob)
+    html = client.get(reverse("sla:overview")).content.decode()
+    assert reverse("sla:draft_start") not in html and reverse("sla:draft_edit") not in html
+    assert client.get(reverse("sla:draft_edit")).status_code == 403
+    assert client.post(reverse("sla:draft_start")).status_code == 403
 
 
 @pytest.mark.parametrize("page", sorted(PAGES))
