@@ -100,6 +100,7 @@ def _status_word(status: Any) -> str:
         "missed": pgettext("target status", "missed"),
         "open": pgettext("target status", "in progress"),
         "no data": pgettext("target status", "no data"),
+        "no sla": pgettext("target status", "no SLA in force"),
     }
     return words.get(status, "" if status is None else str(status))
 
