@@ -63,6 +63,9 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "leads.qualify_lead",
         "sla.view_handoff",
         "sla.add_contactlog",
+        # Reps read the live SLA they are measured by (its draft is the managers' to edit).
+        "sla.view_slaversion",
+        "sla.view_closedday",
     },
     SALES_MANAGER: {
         "leads.view_lead",
