@@ -185,10 +185,17 @@ def _draft_or_redirect(request: HttpRequest) -> RuleSetVersion | HttpResponse:
 
 def _rule_groups(draft: RuleSetVersion) -> list[dict[str, Any]]:
     rules = list(draft.rules.order_by("position", "id"))
+    add = {
+        "fit": _("New fit rule"),
+        "behaviour": _("New behaviour rule"),
+        "exclusion": _("New exclusion rule"),
+        "fast_track": _("New fast-track rule"),
+    }
     return [
         {
             "kind": kind,
             "label": label,
+            "add": add.get(kind, label),
             "rules": [r for r in rules if r.kind == kind],
         }
         for kind, label in Rule.Kind.choices
