@@ -408,6 +408,9 @@ API_ACTIVITY_BATCH_MAX = 5000
 # 200k leads per chunk measured fastest at 1M leads on 2 cores (make bench); see services.
 RESCORE_CHUNK_SIZE = env.int("RESCORE_CHUNK_SIZE", default=200_000)
 # Which sides must approve a scoring draft before it can go live.
+# Marketing's monthly MQL commitment, which the tuning's threshold suggestion must keep (the SLA
+# holds it, and lives above scoring).
+SCORING_MQL_COMMITMENT = "sla.selectors.mql_commitment"
 SCORING_REQUIRED_APPROVALS = env.list("SCORING_REQUIRED_APPROVALS", default=["marketing", "sales"])
 
 LOGGING = {

@@ -6,6 +6,7 @@ API, an error beside the field on the page) instead of being ignored or raising.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import django_filters
@@ -188,8 +189,15 @@ def owner_choices(*, leads: QuerySet[Lead]) -> list[tuple[str, str]]:
     ]
 
 
-def value_choices(*, leads: QuerySet[Lead], field: str, empty: str) -> list[tuple[str, str]]:
-    """The values present in `field`, one per spelling ignoring case (the commonest wins)."""
+def value_choices(
+    *,
+    leads: QuerySet[Lead],
+    field: str,
+    empty: str,
+    label: Callable[[str], str] = str,
+) -> list[tuple[str, str]]:
+    """The values present in `field`, one per spelling ignoring case, each shown as `label`
+    says (a source's words)."""
     rows = (
         leads.order_by()
         .exclude(**{field: ""})
@@ -200,4 +208,6 @@ def value_choices(*, leads: QuerySet[Lead], field: str, empty: str) -> list[tupl
     seen: dict[str, str] = {}
     for value in rows:
         seen.setdefault(value.casefold(), value)
-    return [("", empty)] + sorted(((v, v) for v in seen.values()), key=lambda c: c[1].casefold())
+    return [("", empty)] + sorted(
+        ((v, label(v)) for v in seen.values()), key=lambda c: c[1].casefold()
+    )

@@ -33,7 +33,7 @@ from rest_framework import serializers
 from core.validation import email_key, flatten_errors, properties_check
 
 from .models import ActivityKind, Lead, LeadIdentity
-from .services import activity_add, lead_mark_deleted, lead_upsert
+from .services import activity_add, lead_changes_batched, lead_mark_deleted, lead_upsert
 from .validation import LeadInput
 
 SOURCE_SYSTEM = "mautic"
@@ -551,4 +551,7 @@ def mautic_delivery_apply(*, delivery: MauticDelivery) -> dict[str, Any]:
 
 def mautic_delivery_process(*, payload: Any) -> dict[str, Any]:
     """Validate the whole delivery, then apply it in one transaction."""
-    return mautic_delivery_apply(delivery=mautic_delivery_parse(payload=payload))
+    delivery = mautic_delivery_parse(payload=payload)
+    # The rescoring of every lead the delivery touched is enqueued once, after it commits.
+    with lead_changes_batched():
+        return mautic_delivery_apply(delivery=delivery)

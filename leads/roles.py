@@ -63,6 +63,9 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "leads.qualify_lead",
         "sla.view_handoff",
         "sla.add_contactlog",
+        # Reps read the live SLA they are measured by (its draft is the managers' to edit).
+        "sla.view_slaversion",
+        "sla.view_closedday",
     },
     SALES_MANAGER: {
         "leads.view_lead",
@@ -141,6 +144,15 @@ def team_reps(user: Any) -> Any:
     if team_id is not None:
         reps = reps.filter(profile__team_id=team_id)
     return reps.order_by("first_name", "last_name", "username")
+
+
+def all_reps() -> Any:
+    """Every active sales rep, for views across teams (marketing)."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=SALES_REP)
+        .order_by("first_name", "last_name", "username")
+    )
 
 
 def may_bulk_reassign(user: Any) -> bool:

@@ -31,7 +31,7 @@ from .forms import (
     mapping_choices,
     mapping_get,
 )
-from .models import ImportJob, Lead, Profile, Stage
+from .models import SOURCE_LABELS, ImportJob, Lead, Profile, Stage, source_label
 
 
 @functools.cache
@@ -69,6 +69,9 @@ LIST_COLUMNS = [
     ("created", gettext_lazy("Created")),
 ]
 PAGE_DEFAULT_ORDERING = "-score"
+# The filters always in view; the others fold away under "Score and dates".
+MAIN_FILTERS = ("q", "stage", "owner", "source", "industry")
+MORE_FILTERS = ("min_score", "max_score", "created_from", "created_to", "mql_from", "mql_to")
 
 
 def _filtered_leads(request: HttpRequest) -> tuple[LeadFilter, QuerySet[Lead]]:
@@ -79,6 +82,11 @@ def _filtered_leads(request: HttpRequest) -> tuple[LeadFilter, QuerySet[Lead]]:
     if not filterset.form.cleaned_data.get("ordering"):
         leads = LeadOrderingFilter().filter(leads, [PAGE_DEFAULT_ORDERING])
     return filterset, leads
+
+
+def _source_words(code: str) -> str:
+    # Labels are keyed by the usual lower-case codes; "Webinar" is the same source.
+    return source_label(code.lower() if code.lower() in SOURCE_LABELS else code)
 
 
 def _sort_headers(request: HttpRequest, current: str) -> list[dict[str, Any]]:
@@ -113,7 +121,9 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     visible = selectors.leads_visible(user=request.user)
     # Choices from the values present, so nobody guesses how a source is spelled.
     form.fields["source"].widget = forms.Select(
-        choices=value_choices(leads=visible, field="source", empty=_("All sources"))
+        choices=value_choices(
+            leads=visible, field="source", empty=_("All sources"), label=_source_words
+        )
     )
     form.fields["industry"].widget = forms.Select(
         choices=value_choices(leads=visible, field="company__industry", empty=_("All industries"))
@@ -137,6 +147,10 @@ def lead_list(request: HttpRequest) -> HttpResponse:
                 (k, request.GET[k]) for k in ("ordering", "updated_since") if request.GET.get(k)
             ],
             "headers": _sort_headers(request, ordering or PAGE_DEFAULT_ORDERING),
+            "main_filters": MAIN_FILTERS,
+            "more_filters": MORE_FILTERS,
+            "more_filters_used": any(request.GET.get(name) for name in MORE_FILTERS)
+            or any(name in form.errors for name in MORE_FILTERS),
             "filtered": any(v for k, v in request.GET.items() if k not in ("page", "ordering")),
             "bulk": bulk if any(bulk.values()) else None,
             "reps": roles.team_reps(user) if bulk["reassign"] else [],

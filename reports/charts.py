@@ -166,7 +166,12 @@ def mql_volume_figure(volume: dict[str, Any]) -> dict:
         fig,
         title,
         barmode="stack",
-        yaxis=_count_axis(_("MQLs"), [p["total"] for p in volume["periods"]]),
+        # The commitment line counts too: a target of 100 over months of 5 MQLs must not
+        # draw a hundred one-MQL ticks.
+        yaxis=_count_axis(
+            _("MQLs"),
+            [p["total"] for p in volume["periods"]] + [p.get("target") for p in volume["periods"]],
+        ),
         xaxis=_month_axis(len(keys)) if monthly else _week_axis(),
         period="M1" if monthly else WEEK_MS,
     )
@@ -248,6 +253,13 @@ def bucket_label(bucket: str) -> str:
         "72h+": _("72 h or more"),
     }
     return labels.get(bucket, bucket)
+
+
+def band_label(band: str) -> str:
+    """A score band of the selectors ("< 50", "unknown") in words."""
+    return {"< 50": _("under 50"), "100 +": _("100 or more"), "unknown": _("no score")}.get(
+        band, band
+    )
 
 
 def stage_label(stage: str) -> str:
@@ -434,7 +446,7 @@ def calibration_figure(calibration: dict[str, Any]) -> dict:
     if not bands:
         _no_data(fig, _("No MQLs in this period"))
     fig.add_bar(
-        x=[b["band"] for b in bands],
+        x=[band_label(b["band"]) for b in bands],
         y=[_pct(b["sql_rate"]) for b in bands],
         name=_("Share reaching SQL"),
         marker_color="#12805c",
@@ -442,7 +454,7 @@ def calibration_figure(calibration: dict[str, Any]) -> dict:
         textposition="outside",
     )
     fig.add_scatter(
-        x=[b["band"] for b in bands],
+        x=[band_label(b["band"]) for b in bands],
         y=[_pct(b["acceptance_rate"]) for b in bands],
         name=_("Share accepted (SAL)"),
         mode="lines+markers",

@@ -17,6 +17,8 @@ from django.utils.translation import pgettext
 
 from leads.models import source_label
 
+from .charts import band_label
+
 # The list in each metric's output, and the key naming each of its rows.
 ROW_LISTS = (
     ("periods", "period"),
@@ -251,7 +253,7 @@ def review_rows(review: dict[str, Any]) -> Iterator[list[str]]:
             ]
     for band in data["score-calibration"]["bands"]:
         yield [
-            f"{_('Score')} {band['band']}: {_('MQLs')}",
+            f"{_('Score')} {band_label(band['band'])}: {_('MQLs')}",
             "count",
             *blanks,
             cell(band["mqls"]),
@@ -260,7 +262,7 @@ def review_rows(review: dict[str, Any]) -> Iterator[list[str]]:
             "",
         ]
         yield [
-            f"{_('Score')} {band['band']}: {_('reached SQL')}",
+            f"{_('Score')} {band_label(band['band'])}: {_('reached SQL')}",
             "rate",
             *blanks,
             cell(band["sql_rate"]),

@@ -402,6 +402,60 @@ class TuningEvidenceApi(ApiView):
         return Response(EvidenceOutput(tuning.evidence(version=live, period=period)).data)
 
 
+class TuningSuggestionsInput(TuningPeriodInput):
+    commitment = serializers.IntegerField(required=False, min_value=1, max_value=10_000_000)
+
+    class Meta:
+        ref_name = "TuningSuggestionsInput"
+
+
+class TuningSuggestionsApi(ApiView):
+    required_perms = {"GET": VIEW}
+
+    @extend_schema(
+        tags=["scoring"],
+        parameters=[TuningSuggestionsInput],
+        responses={
+            200: inline_serializer(
+                "TuningSuggestions",
+                {
+                    "commitment": serializers.IntegerField(allow_null=True),
+                    "mature_sqls": serializers.IntegerField(),
+                    "maturing_months": serializers.ListField(child=serializers.CharField()),
+                    "too_few": serializers.BooleanField(),
+                    "items": serializers.ListField(child=serializers.DictField()),
+                },
+            ),
+            404: None,
+            **READ_ERRORS,
+        },
+        description="The changes the period's outcomes suggest (points per rule, the threshold "
+        "that keeps the monthly MQL commitment, exclusions and negative rules from rejections), "
+        "numbered best first, each with its evidence and its backtest by month. `too_few` is "
+        "true (and `items` empty) when fewer than 30 mature MQLs reached SQL.",
+    )
+    def get(self, request: Request) -> Response:
+        serializer = TuningSuggestionsInput(data=request.query_params.dict())
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        period = (
+            tuning.period_from_dates(data["start"], data["end"])
+            if data.get("start")
+            else tuning.default_period()
+        )
+        live = _live_or_404()
+        found = tuning.suggestions(version=live, period=period, commitment=data.get("commitment"))
+        return Response(_jsonable(found))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items() if k != "flag_labels"}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
 urlpatterns = [
     path("scoring/versions/", VersionListApi.as_view(), name="api-scoring-versions"),
     path("scoring/versions/<int:number>/", VersionDetailApi.as_view(), name="api-scoring-version"),
@@ -415,5 +469,10 @@ urlpatterns = [
     path("scoring/draft/publish/", DraftPublishApi.as_view(), name="api-scoring-publish"),
     path("scoring/runs/<int:run_id>/", RunApi.as_view(), name="api-scoring-run"),
     path("scoring/tuning/evidence/", TuningEvidenceApi.as_view(), name="api-scoring-evidence"),
+    path(
+        "scoring/tuning/suggestions/",
+        TuningSuggestionsApi.as_view(),
+        name="api-scoring-suggestions",
+    ),
     path("leads/<int:lead_id>/score/", LeadScoreApi.as_view(), name="api-lead-score"),
 ]

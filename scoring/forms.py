@@ -323,6 +323,9 @@ class TuningPeriodForm(forms.Form):
     end = forms.DateField(
         label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+    commitment = forms.IntegerField(
+        label=_("MQLs per month, at least"), required=False, min_value=1, max_value=10_000_000
+    )
 
     def clean(self) -> dict:
         data = super().clean() or {}

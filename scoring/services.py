@@ -182,23 +182,28 @@ def _draft_only(version: RuleSetVersion) -> None:
 
 
 @transaction.atomic
-def rule_create(*, version: RuleSetVersion, data: dict[str, Any], user: Any) -> Rule:
+def rule_create(
+    *, version: RuleSetVersion, data: dict[str, Any], user: Any, reason: str = ""
+) -> Rule:
+    """`reason` goes into the rule's history (why the change was made, e.g. a suggestion)."""
     _draft_only(version)
     rule = Rule(version=version, **{**RULE_DEFAULTS, **data})
     _rule_check(rule)
     rule._history_user = user  # type: ignore[attr-defined]
+    rule._change_reason = reason[:100] or None  # type: ignore[attr-defined]
     rule.save()
     draft_edited(version=version, user=user)
     return rule
 
 
 @transaction.atomic
-def rule_update(*, rule: Rule, data: dict[str, Any], user: Any) -> Rule:
+def rule_update(*, rule: Rule, data: dict[str, Any], user: Any, reason: str = "") -> Rule:
     _draft_only(rule.version)
     for name, value in data.items():
         setattr(rule, name, value)
     _rule_check(rule)
     rule._history_user = user  # type: ignore[attr-defined]
+    rule._change_reason = reason[:100] or None  # type: ignore[attr-defined]
     rule.save()
     draft_edited(version=rule.version, user=user)
     return rule
@@ -214,12 +219,13 @@ def rule_delete(*, rule: Rule, user: Any) -> None:
 
 @transaction.atomic
 def draft_settings_update(
-    *, version: RuleSetVersion, data: dict[str, Any], user: Any
+    *, version: RuleSetVersion, data: dict[str, Any], user: Any, reason: str = ""
 ) -> RuleSetVersion:
     _draft_only(version)
     for name, value in data.items():
         setattr(version, name, value)
     version._history_user = user  # type: ignore[attr-defined]
+    version._change_reason = reason[:100] or None  # type: ignore[attr-defined]
     version.save()
     draft_edited(version=version, user=user)
     return version
@@ -561,3 +567,81 @@ def nightly_rescore() -> RescoreRun | None:
         return None
     with transaction.atomic():
         return rescore_run_start(version=live, reason="nightly")
+
+
+# --------------------------------------------------------------------------------------------
+# Tuning: suggestions into the draft
+
+
+@transaction.atomic
+def suggestions_apply(
+    *, items: list[dict[str, Any]], period_label: str, user: Any
+) -> RuleSetVersion:
+    """Write the chosen tuning suggestions (scoring.tuning.suggestions items) into the draft
+    through the same edits a person makes, so approvals are withdrawn as for any edit and the
+    draft still needs both sign-offs. Each change's history names the suggestion, and a comment
+    on the draft keeps its evidence and backtest."""
+    if not items:
+        raise ValidationError({"key": _("Choose at least one suggestion.")})
+    draft = draft_get_or_create(user=user)
+    rules = {(r.kind, r.name): r for r in draft.rules.all()}
+    lines = []
+    for item in items:
+        reason = _("Tuning suggestion %(n)d (%(period)s)") % {
+            "n": item["number"],
+            "period": period_label,
+        }
+        if item["kind"] == "points":
+            rule = rules.get((item["rule_kind"], item["rule"]))
+            if rule is None:
+                raise ValidationError(
+                    {
+                        "key": _("The draft has no rule “%(rule)s” any more.")
+                        % {"rule": item["rule"]}
+                    }
+                )
+            rule_update(rule=rule, data={"points": item["suggested"]}, user=user, reason=reason)
+            change = _("points of “%(rule)s” %(old)s → %(new)s") % {
+                "rule": item["rule"],
+                "old": item["current"],
+                "new": item["suggested"],
+            }
+            ev = item["evidence"]
+            evidence = _(
+                "fired for %(fired)d MQLs, %(sqls)d reached SQL; %(other_sqls)d of %(other)d "
+                "where it did not"
+            ) % {
+                "fired": ev["fired"],
+                "sqls": ev["fired_sqls"],
+                "other_sqls": ev["not_fired_sqls"],
+                "other": ev["not_fired"],
+            }
+        elif item["kind"] == "threshold":
+            draft_settings_update(
+                version=draft, data={"mql_threshold": item["suggested"]}, user=user, reason=reason
+            )
+            change = _("MQL threshold %(old)s → %(new)s") % {
+                "old": item["current"],
+                "new": item["suggested"],
+            }
+            evidence = _("keeps %(c)d MQLs a month") % {"c": item["commitment"]}
+        else:
+            rule = rule_create(version=draft, data=item["rule_data"], user=user, reason=reason)
+            rules[(rule.kind, rule.name)] = rule
+            change = _("new rule “%(rule)s”") % {"rule": rule.name}
+            evidence = item["explanation"]
+        t = item["backtest"]["totals"]
+        backtest = _(
+            "backtest: %(mqls)d MQLs, %(sqls)d SQLs (live model %(base_mqls)d, %(base_sqls)d); "
+            "%(avoided)d rejected MQLs avoided, %(lost)d SQLs lost"
+        ) % {
+            "mqls": t["mqls"],
+            "sqls": t["sqls"],
+            "base_mqls": t["base_mqls"],
+            "base_sqls": t["base_sqls"],
+            "avoided": t["rejected_avoided"],
+            "lost": t["sqls_lost"],
+        }
+        lines.append(f"{reason}: {change}. {evidence}; {backtest}.")
+    DraftComment.objects.create(version=draft, author=user, text="\n".join(lines))
+    return draft

@@ -11,6 +11,7 @@ urlpatterns = [
     path("compare/", views.compare, name="compare"),
     path("draft/preview/", views.preview, name="preview"),
     path("tuning/", views.tuning_page, name="tuning"),
+    path("tuning/apply/", views.tuning_apply, name="tuning_apply"),
     *signoff_urls(views.AGREEMENT),
     path("draft/comment/", views.draft_comment, name="draft_comment"),
     path("draft/", views.draft_edit, name="draft_edit"),

@@ -185,10 +185,17 @@ def _draft_or_redirect(request: HttpRequest) -> RuleSetVersion | HttpResponse:
 
 def _rule_groups(draft: RuleSetVersion) -> list[dict[str, Any]]:
     rules = list(draft.rules.order_by("position", "id"))
+    add = {
+        "fit": _("New fit rule"),
+        "behaviour": _("New behaviour rule"),
+        "exclusion": _("New exclusion rule"),
+        "fast_track": _("New fast-track rule"),
+    }
     return [
         {
             "kind": kind,
             "label": label,
+            "add": add.get(kind, label),
             "rules": [r for r in rules if r.kind == kind],
         }
         for kind, label in Rule.Kind.choices
@@ -375,7 +382,9 @@ def tuning_period(form: TuningPeriodForm) -> tuning.Period:
 @view_rules
 def tuning_page(request: HttpRequest) -> HttpResponse:
     live = services.ruleset_live()
-    form = TuningPeriodForm(request.GET or None)
+    form = TuningPeriodForm(
+        request.GET or None, initial={"commitment": tuning.commitment_default()}
+    )
     context: dict[str, Any] = {"live": live, "form": form}
     if form.is_bound and not form.is_valid():
         return render(request, "scoring/tuning.html", context, status=400)
@@ -383,8 +392,61 @@ def tuning_page(request: HttpRequest) -> HttpResponse:
     context["period"] = period
     context["last_day"] = timezone.localtime(period.end - dt.timedelta(microseconds=1)).date()
     if live is not None:
-        context["evidence"] = tuning.evidence(version=live, period=period)
+        cohort = tuning.cohort_cached(version=live, period=period)
+        context["evidence"] = tuning.evidence(version=live, period=period, cohort=cohort)
+        context["suggestions"] = tuning.suggestions(
+            version=live,
+            period=period,
+            commitment=form.cleaned_data.get("commitment") if form.is_bound else None,
+            cohort=cohort,
+        )
+        context["can_edit"] = request.user.has_perm("scoring.edit_draft")
     return render(request, "scoring/tuning.html", context)
+
+
+def period_label(period: tuning.Period) -> str:
+    last = timezone.localtime(period.end - dt.timedelta(microseconds=1)).date()
+    return f"{timezone.localtime(period.start).date().isoformat()}–{last.isoformat()}"
+
+
+@login_required
+@view_rules
+@edit_rules
+@require_POST
+def tuning_apply(request: HttpRequest) -> HttpResponse:
+    """The chosen suggestions go into the draft (never live: both sides still sign)."""
+    form = TuningPeriodForm(request.POST)
+    live = services.ruleset_live()
+    if live is None or not form.is_valid():
+        messages.error(request, _("The period of the suggestions is not valid; open them again."))
+        return redirect("scoring:tuning")
+    period = tuning_period(form)
+    found = tuning.suggestions(
+        version=live, period=period, commitment=form.cleaned_data.get("commitment")
+    )
+    by_key = {item["key"]: item for item in found["items"]}
+    keys = request.POST.getlist("key")
+    unknown = [k for k in keys if k not in by_key]
+    if unknown:
+        messages.error(
+            request,
+            _("These suggestions are no longer offered (the history moved): %(keys)s")
+            % {"keys": ", ".join(unknown)},
+        )
+        return redirect(reverse("scoring:tuning") + "?" + request.POST.urlencode())
+    try:
+        draft = services.suggestions_apply(
+            items=[by_key[k] for k in keys], period_label=period_label(period), user=request.user
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("scoring:tuning")
+    messages.success(
+        request,
+        _("%(n)d suggestions are in draft v%(v)d. It needs both sign-offs to go live.")
+        % {"n": len(keys), "v": draft.number},
+    )
+    return redirect(reverse("scoring:overview") + "#draft")
 
 
 @login_required
@@ -405,7 +467,7 @@ def draft_test(request: HttpRequest) -> HttpResponse:
 
         lead = (
             lead_get_for_user(user=request.user, lead_id=int(lead_id))
-            if lead_id.isdigit()
+            if lead_id.isdigit() and len(lead_id) <= 15
             else None
         )
         if lead is None:

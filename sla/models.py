@@ -231,6 +231,8 @@ class Handoff(models.Model):
     deadline_label: StrOrPromise
     due: dt.datetime | None
     top_reasons: list[dict[str, Any]]
+    breached: bool
+    escalated: bool
     outcome_label: StrOrPromise
 
     class Meta:

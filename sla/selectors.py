@@ -42,11 +42,12 @@ def _open_handoffs() -> QuerySet[Handoff]:
         )
         .select_related("lead__company", "mql_event", "rep", "team")
         .prefetch_related(
+            "breaches",
             Prefetch(
                 "lead__activities",
                 queryset=Activity.objects.order_by("-occurred_at", "-id")[:3],
                 to_attr="latest_activities",
-            )
+            ),
         )
         .order_by(F("next_due").asc(nulls_last=True), "id")
     )
@@ -62,6 +63,97 @@ def queue_for_team(*, team_id: int) -> list[Handoff]:
         Q(rep__profile__team_id=team_id) | Q(team_id=team_id, rep__isnull=True)
     )
     return _rows(rows[:QUEUE_LIMIT])
+
+
+# "Due soon" in the team view: the next deadline passes within this time.
+DUE_SOON = dt.timedelta(hours=1)
+
+
+def team_summary(
+    *, reps: list[Any], rows: list[Handoff], now: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """A row per rep: open, due soon, overdue (from the queue's rows), breached this month and
+    accepted today (in the current time zone)."""
+    now = now or timezone.now()
+    local = timezone.localtime(now)
+    today = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    month = today.replace(day=1)
+    ids = [rep.pk for rep in reps]
+    breached = dict(
+        Breach.objects.filter(handoff__rep_id__in=ids, due_at__gte=month)
+        .values_list("handoff__rep_id")
+        .annotate(n=Count("id"))
+        .values_list("handoff__rep_id", "n")
+    )
+    accepted = dict(
+        Handoff.objects.filter(rep_id__in=ids, accepted_at__gte=today)
+        .values_list("rep_id")
+        .annotate(n=Count("id"))
+        .values_list("rep_id", "n")
+    )
+    summary = []
+    for rep in reps:
+        mine = [h for h in rows if h.rep_id == rep.pk]
+        overdue = [h for h in mine if h.due and h.due < now]
+        soon = [h for h in mine if h.due and now <= h.due < now + DUE_SOON]
+        summary.append(
+            {
+                "rep": rep,
+                "open": len(mine),
+                "due_soon": len(soon),
+                "overdue": len(overdue),
+                "breached_month": breached.get(rep.pk, 0),
+                "accepted_today": accepted.get(rep.pk, 0),
+            }
+        )
+    return summary
+
+
+def _month_starts(now: dt.datetime) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
+    this = timezone.localtime(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    last = (this - dt.timedelta(days=1)).replace(day=1)
+    following = (this + dt.timedelta(days=32)).replace(day=1)
+    return last, this, following
+
+
+def compliance(*, reps: list[Any], now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Each rep's keeping of the SLA for this month and last (months in the current zone):
+    of the MQLs handed to them, how many were accepted and first contacted in time."""
+    last, this, following = _month_starts(now or timezone.now())
+    ids = [rep.pk for rep in reps]
+    months = []
+    for start, end in ((this, following), (last, this)):
+        handoffs = Handoff.objects.filter(rep_id__in=ids, mql_at__gte=start, mql_at__lt=end)
+        totals = dict(
+            handoffs.values_list("rep_id").annotate(n=Count("id")).values_list("rep_id", "n")
+        )
+        late: dict[tuple[int, str], int] = {}
+        for rep_id, kind, n in (
+            Breach.objects.filter(handoff__in=handoffs)
+            .values_list("handoff__rep_id", "kind")
+            .annotate(n=Count("id"))
+            .values_list("handoff__rep_id", "kind", "n")
+        ):
+            late[(rep_id, kind)] = n
+        rows = []
+        for rep in reps:
+            total = totals.get(rep.pk, 0)
+            rows.append(
+                {
+                    "rep": rep,
+                    "mqls": total,
+                    "accepted_in_time": total - late.get((rep.pk, Breach.Kind.ACCEPT), 0),
+                    "contacted_in_time": total - late.get((rep.pk, Breach.Kind.FIRST_CONTACT), 0),
+                    "breaches": sum(n for (r, _k), n in late.items() if r == rep.pk),
+                    "rate": (
+                        round(100 * (total - late.get((rep.pk, Breach.Kind.ACCEPT), 0)) / total)
+                        if total
+                        else None
+                    ),
+                }
+            )
+        months.append({"start": start, "rows": rows})
+    return months
 
 
 def recent_qualifications(*, team_id: int, days: int = 30, limit: int = 50) -> list[StageEvent]:
@@ -98,6 +190,9 @@ def _rows(handoffs: QuerySet[Handoff]) -> list[Handoff]:
         handoff.deadline_kind = deadline[0] if deadline else ""
         handoff.deadline_label = Breach.Kind(deadline[0]).label if deadline else ""
         handoff.due = deadline[1] if deadline else None
+        breaches = list(handoff.breaches.all())
+        handoff.breached = bool(breaches)
+        handoff.escalated = any(b.escalated_at for b in breaches)
         explanation = (handoff.mql_event.context or {}).get("explanation")
         if explanation is None:
             # An MQL made by hand (or imported) has no frozen reasons: explain it as it
@@ -463,3 +558,10 @@ def worked_example(*, version: SlaVersion, now: dt.datetime | None = None) -> di
         "contact_by": other.astimezone(zone),
         "accept_hours": version.accept_within_hours,
     }
+
+
+def mql_commitment() -> int | None:
+    """Marketing's monthly MQL commitment in the agreement in force (scoring's tuning reads
+    it through settings.SCORING_MQL_COMMITMENT)."""
+    live = SlaVersion.objects.filter(status=SlaVersion.Status.PUBLISHED).order_by("-number").first()
+    return live.min_mqls_per_month if live else None

@@ -15,6 +15,7 @@ urlpatterns = [
     ),
     path("queue/", views.queue, name="queue"),
     path("queue/live/", views.queue_live, name="queue_live"),
+    path("queue/reassign/", views.bulk_reassign, name="bulk_reassign"),
     path("rejections/", views.rejections, name="rejections"),
     path("rejections/export.csv", views.rejections_export, name="rejections_export"),
     path("rejections/<int:event_id>/recycle/", views.rejection_recycle, name="rejection_recycle"),

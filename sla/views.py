@@ -90,15 +90,22 @@ def _queue_context(request: HttpRequest) -> dict[str, Any]:
     team_id = _team_id(user)
     can_see_team = user.has_perm("leads.view_team_leads") and team_id is not None
     scope = "team" if request.GET.get("scope") == "team" else "mine"
+    rep_filter = ""
     if scope == "team":
         if not can_see_team or team_id is None:
             raise PermissionDenied
         rows = selectors.queue_for_team(team_id=team_id)
         reps = list(forms.team_reps(user))
+        rep_filter = request.GET.get("rep", "")
+        if rep_filter.isdigit():
+            rows = [h for h in rows if h.rep_id == int(rep_filter)]
     else:
         rows = selectors.queue_for_rep(user=user)
         reps = []
-    page = reverse("sla:queue") + ("?scope=team" if scope == "team" else "")
+    query = ""
+    if scope == "team":
+        query = "?scope=team" + (f"&rep={rep_filter}" if rep_filter.isdigit() else "")
+    page = reverse("sla:queue") + query
     return {
         "rows": rows,
         "scope": scope,
@@ -113,7 +120,8 @@ def _queue_context(request: HttpRequest) -> dict[str, Any]:
         "limit": selectors.QUEUE_LIMIT,
         # Where the rows' forms come back to, also when the rows were fetched live.
         "back": page,
-        "live_url": reverse("sla:queue_live") + ("?scope=team" if scope == "team" else ""),
+        "live_url": reverse("sla:queue_live") + query,
+        "rep_filter": int(rep_filter) if rep_filter.isdigit() else None,
     }
 
 
@@ -131,6 +139,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     context = _queue_context(request)
     if context["scope"] == "team":
         context["qualified"] = selectors.recent_qualifications(team_id=context["team_id"])
+        everyone = selectors.queue_for_team(team_id=context["team_id"])
+        context["summary"] = selectors.team_summary(reps=context["reps"], rows=everyone)
     context["fingerprint"] = _fingerprint(context["rows"])
     return render(request, "sla/queue.html", context)
 
@@ -522,6 +532,53 @@ def lead_disqualify(request: HttpRequest, lead_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def bulk_reassign(request: HttpRequest) -> HttpResponse:
+    """Reassign the ticked leads of the team view to one rep, who must be chosen."""
+    user = request.user
+    if not user.has_perm("leads.reassign_lead"):
+        raise PermissionDenied
+    back = _back(request, None)
+    ids = [int(v) for v in request.POST.getlist("leads") if v.isdigit()]
+    if not ids:
+        messages.error(request, _("Tick the leads to reassign."))
+        return redirect(back)
+    try:
+        field = forms.ReassignForm(manager=user).fields["to_user"]
+        to_user = field.clean(request.POST.get("to_user", ""))
+    except ValidationError:
+        to_user = None
+    if to_user is None:
+        messages.error(request, _("Reassign to: choose the rep who takes the ticked leads."))
+        return redirect(back)
+    done, problems = 0, []
+    for lead_id in ids:
+        lead = lead_selectors.lead_get_for_user(user=user, lead_id=lead_id)
+        if lead is None:
+            continue
+        try:
+            services.lead_reassign(lead=lead, to_user=to_user, by=user)
+        except (ValidationError, PermissionDenied) as exc:
+            detail = "; ".join(getattr(exc, "messages", [str(exc)]))
+            problems.append(f"{lead.display_name}: {detail}")
+        else:
+            done += 1
+    if done:
+        messages.success(
+            request,
+            ngettext(
+                "%(count)d lead reassigned to %(rep)s.",
+                "%(count)d leads reassigned to %(rep)s.",
+                done,
+            )
+            % {"count": done, "rep": to_user.get_full_name() or to_user.get_username()},
+        )
+    for problem in problems:
+        messages.error(request, problem)
+    return redirect(back)
+
+
+@login_required
+@require_POST
 def lead_reassign(request: HttpRequest, lead_id: int) -> HttpResponse:
     if not request.user.has_perm("leads.reassign_lead"):
         raise PermissionDenied
@@ -597,6 +654,16 @@ def overview(request: HttpRequest) -> HttpResponse:
     live = services.sla_live()
     draft = _draft()
     my_sides = approval_sides(request.user)
+    user = request.user
+    if not (user.has_perm("sla.change_slaversion") or my_sides):
+        # Reps read the agreement in force; drafts are for the people who sign them.
+        draft = None
+    if user.has_perm("leads.view_all_leads"):
+        measured = list(roles.all_reps())
+    elif user.has_perm("leads.view_team_leads"):
+        measured = list(roles.team_reps(user))
+    else:
+        measured = [user] if user.has_perm("leads.accept_lead") else []
     context: dict[str, Any] = {
         "live": _summary(live),
         "draft": draft,
@@ -604,6 +671,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         "history": selectors.sla_change_history(limit=50),
         "can_edit": request.user.has_perm("sla.change_slaversion"),
         "can_publish": request.user.has_perm("signoff.publish_version"),
+        "compliance": selectors.compliance(reps=measured) if measured else [],
+        "compliance_own": measured == [user],
     }
     if draft is not None:
         approvals = list(draft.approvals.select_related("user"))

@@ -11,6 +11,12 @@ register = template.Library()
 
 
 @register.filter
+def band_label(band: str) -> str:
+    """A score band in words (reports.charts.band_label)."""
+    return charts.band_label(band)
+
+
+@register.filter
 def stage_label(stage: str) -> str:
     """A funnel step in words (reports.charts.stage_label)."""
     return charts.stage_label(stage)

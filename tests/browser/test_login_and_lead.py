@@ -39,7 +39,7 @@ def test_marketing_logs_in_and_reads_a_lead(page, live_server, console_errors, a
     page.wait_for_url(f"**/leads/{lead.id}/")
     assert "Hana Sato" in page.locator("h1").inner_text()
     attributes = page.locator("dl.attrs").inner_text()
-    for value in ("hana.sato@sakura-seiki.example", "Japan", "webinar", "Bob Rep", "420"):
+    for value in ("hana.sato@sakura-seiki.example", "Japan", "Webinar", "Bob Rep", "420"):
         assert value in attributes
     assert "https://www.example.com/pricing" in page.locator("ol.timeline").inner_text()
     history = page.locator("ol.history").inner_text()

@@ -163,8 +163,14 @@ def test_marketing_reads_rejections_and_signs_the_sla_draft(
     with page.expect_navigation():
         page.get_by_role("button", name="Start a draft").click()
     assert "SLA draft v2 is open for editing." in page.locator("ul.messages").inner_text()
+    # Her own draft, unchanged, is nothing to approve: she changes a term first.
+    page.get_by_role("link", name="Edit the draft").click()
+    page.fill("#id_accept_within_hours", "3")
     with page.expect_navigation():
-        page.get_by_role("button", name="Approve").click()
+        page.get_by_role("button", name="Save the draft").click()
+    page.click("nav.mainnav >> text=SLA")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Approve", exact=True).click()
     draft = page.locator("#draft").inner_text()
     assert "Marketing — Alice Marketing" in draft and "Sales: waiting for approval" in draft
     assert page.get_by_role("button", name="Publish").is_disabled()

@@ -156,3 +156,49 @@ def test_a_new_mql_appears_live_with_the_bell_and_the_title_counting(
     assert page.url.endswith(f"/leads/{fresh.pk}/")
     expect(page.locator("#bell-count")).to_have_text("1", timeout=TIMEOUT)
     assert console_errors == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_manager_bulk_reassigns_from_the_team_view(
+    page, live_server, console_errors, bob, dave, carol, width
+):
+    tokyo_sla()
+    page.set_viewport_size({"width": width, "height": 900})
+    leads = []
+    for first in ("Aoi", "Ren", "Mei"):
+        lead = LeadFactory(owner=bob, first_name=first, last_name="Kato")
+        lead_transition(lead=lead, to_stage=Stage.MQL)
+        leads.append(lead)
+    login(page, live_server, "carol", "password")
+    # A sales manager lands on the team view.
+    page.wait_for_url("**/sla/queue/?scope=team")
+    summary = page.locator("#team-summary")
+    expect(summary.locator(f"tr[data-rep='{bob.pk}'] td").nth(1)).to_have_text("3")
+    expect(summary.locator(f"tr[data-rep='{dave.pk}'] td").nth(1)).to_have_text("0")
+    no_sideways_scroll(page)
+    shot(page, f"day_team_{width}")
+
+    # Without a target: an error, nothing moves.
+    page.locator(f"#team-queue tr[data-lead='{leads[0].pk}'] input[name=leads]").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Reassign ticked").click()
+    expect(page.locator("ul.messages")).to_contain_text("choose the rep", timeout=TIMEOUT)
+
+    for lead in leads[:2]:
+        page.locator(f"#team-queue tr[data-lead='{lead.pk}'] input[name=leads]").check()
+    page.select_option("#bulk-to", str(dave.pk))
+    with page.expect_navigation():
+        page.get_by_role("button", name="Reassign ticked").click()
+    expect(page.locator("ul.messages")).to_contain_text(
+        "2 leads reassigned to Dave Rep.", timeout=TIMEOUT
+    )
+    expect(summary.locator(f"tr[data-rep='{dave.pk}'] td").nth(1)).to_have_text("2")
+    expect(summary.locator(f"tr[data-rep='{bob.pk}'] td").nth(1)).to_have_text("1")
+    # Filter by rep.
+    page.select_option("#filter-rep", str(dave.pk))
+    with page.expect_navigation():
+        page.locator("#rep-filter button").click()
+    expect(page.locator("#team-queue tbody tr")).to_have_count(2, timeout=TIMEOUT)
+    no_sideways_scroll(page)
+    shot(page, f"day_team_after_{width}")
+    assert console_errors == []

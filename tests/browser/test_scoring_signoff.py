@@ -61,7 +61,7 @@ def test_marketing_and_sales_edit_approve_publish_and_watch_the_rescore(
     draft_card = page.locator("#draft")
     assert "+ Behaviour “Pricing page” (25)" in draft_card.inner_text()
     assert "MQL threshold: 50 → 30" in draft_card.inner_text()
-    page.get_by_role("button", name="Approve").click()
+    page.get_by_role("button", name="Approve", exact=True).click()
     assert "✓ Marketing — Alice Marketing" in page.locator("#draft").inner_text()
     assert page.get_by_role("button", name="Publish").is_disabled()
 
@@ -74,7 +74,7 @@ def test_marketing_and_sales_edit_approve_publish_and_watch_the_rescore(
     login(second_page, live_server, "carol", "password")
     second_page.goto(f"{live_server.url}/scoring/")
     assert "Sales: waiting for approval" in second_page.locator("#draft").inner_text()
-    second_page.get_by_role("button", name="Approve").click()
+    second_page.get_by_role("button", name="Approve", exact=True).click()
     second_page.get_by_role("button", name="Publish").click()
     second_page.wait_for_url(re.compile(r".*/scoring/runs/\d+/$"))
     progress = second_page.locator(".runprogress")

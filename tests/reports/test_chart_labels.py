@@ -98,3 +98,26 @@ def test_source_labels_for_known_unknown_and_missing_sources():
     assert source_label("") == "(no source)"
     assert charts.source_color("Olark Chat") == charts.source_color("Olark Chat")
     assert charts.source_color("webinar") != charts.source_color("paid_search")
+
+
+def test_a_commitment_far_above_the_mqls_does_not_crowd_the_axis_with_ticks():
+    volume = {
+        "grain": "month",
+        "sources": ["webinar"],
+        "periods": [
+            {"period": "2026-09", "total": 3, "target": 100, "by_source": {"webinar": 3}},
+            {"period": "2026-10", "total": 5, "target": 100, "by_source": {"webinar": 5}},
+        ],
+    }
+    axis = charts.mql_volume_figure(volume)["layout"]["yaxis"]
+    assert axis.get("dtick") is None  # Plotly picks a few ticks up to 100
+
+
+def test_score_bands_are_in_words():
+    bands = {
+        "bands": [
+            {"band": "< 50", "mqls": 2, "sql_rate": 0.5, "acceptance_rate": 0.5},
+            {"band": "unknown", "mqls": 1, "sql_rate": 0.0, "acceptance_rate": None},
+        ]
+    }
+    assert charts.calibration_figure(bands)["data"][0]["x"] == ["under 50", "no score"]

@@ -114,3 +114,17 @@ def test_the_review_downloads_as_an_excel_workbook(records, carol):
     assert rate_row[4].number_format == "0.0%"
     assert book["Decisions"]["A2"].value == "Raise the threshold to 60"
     assert book["Action items"]["B2"].value == "Bob Rep"
+
+
+def test_statuses_are_words_in_the_wide_csv():
+    from django.utils import translation
+
+    from reports.exports import _wide_value
+
+    assert _wide_value("mqls_status", "missed") == "missed"
+    assert _wide_value("mqls_status", "no sla") == "no SLA in force"
+    assert _wide_value("maturing", True) == "yes"
+    assert _wide_value("acceptance_rate", 2 / 3) == "66.7"
+    with translation.override("ja"):
+        assert _wide_value("mqls_status", "no sla") == "SLA 適用前"
+        assert _wide_value("mqls_status", "met") == "達成"

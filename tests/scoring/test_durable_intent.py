@@ -189,3 +189,27 @@ def test_an_import_queued_while_the_broker_was_down_is_started_by_the_resume_swe
     started: list[int] = []
     monkeypatch.setattr(Task, "apply_async", lambda self, args, *a, **k: started.append(args[0]))
     assert jobs.import_jobs_resume() == [job.pk] == started
+
+
+def test_a_lead_batch_enqueues_its_rescoring_once_not_per_lead(
+    integration,  # noqa: F811
+    fast_track,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    from leads.services import lead_changes_batched
+
+    published: list[list[int]] = []
+    monkeypatch.setattr(
+        Task, "apply_async", lambda self, args=None, *a, **k: published.append(list(args[0]))
+    )
+    items = [{"email": f"p{i}@acme.example"} for i in range(12)] + [{"email": "bad"}]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = integration.post("/api/v1/leads/batch/", {"leads": items}, format="json")
+    assert response.status_code == 200
+    assert len(published) == 1 and len(published[0]) == 12
+    assert Lead.objects.filter(score_stale_since__isnull=False).count() == 12
+    # A change whose transaction rolled back is not followed.
+    with lead_changes_batched():
+        pass
+    assert len(published) == 1

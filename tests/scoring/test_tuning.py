@@ -144,3 +144,119 @@ def test_the_evidence_is_kept_until_the_history_moves(planted, django_assert_max
         after = tuning.evidence(version=planted, period=period)
     assert after["sqls"] == first["sqls"] + 1
     assert EvidenceSnapshot.objects.count() == 1
+
+
+def _suggest(version, commitment=None):
+    with time_machine.travel(NOW, tick=False):
+        period = tuning.default_period()
+        return tuning.suggestions(version=version, period=period, commitment=commitment)
+
+
+def test_outcomes_find_the_careers_page_and_the_overweighted_webinar(planted):
+    result = _suggest(planted, commitment=400)
+    assert not result["too_few"]
+    items = {i.get("rule", i["kind"]): i for i in result["items"]}
+    print({k: (v.get("current"), v.get("suggested")) for k, v in items.items()})
+    assert items["Careers page"]["suggested"] < 0
+    assert items["Webinar"]["suggested"] < 20
+    assert "Pricing page" not in items or items["Pricing page"]["suggested"] > 0
+    for item in result["items"]:
+        months = item["backtest"]["months"]
+        assert len(months) == 6 and months[-1]["maturing"] and not months[0]["maturing"]
+    threshold = items["threshold"]
+    assert threshold["with_points"] and threshold["backtest"]["totals"]["mqls_per_month"] >= 400
+    t = threshold["backtest"]["totals"]
+    assert t["sql_rate"] > t["base_sql_rate"]
+
+
+def test_pure_noise_suggests_nothing():
+    version = planted_model()
+    plant_history(leads=3000, noise=True, seed=7)
+    result = _suggest(version)
+    assert not result["too_few"] and result["items"] == []
+
+
+def test_too_few_outcomes_suggest_nothing_and_say_so():
+    version = planted_model()
+    plant_history(leads=60, seed=3)
+    result = _suggest(version, commitment=10)
+    assert result["too_few"] and result["items"] == [] and result["mature_sqls"] < 30
+
+
+def test_marketing_moves_two_suggestions_into_the_draft_with_their_evidence(planted, client, alice):
+    from scoring.models import Rule, RuleSetVersion
+
+    client.force_login(alice)
+    with time_machine.travel(NOW, tick=False):
+        page = client.get("/scoring/tuning/", {"commitment": 400})
+        items = page.context["suggestions"]["items"]
+        keys = [i["key"] for i in items if i["kind"] == "points"][:2]
+        assert len(keys) == 2 and 'id="apply-form"' in page.content.decode()
+        period = page.context["period"]
+        response = client.post(
+            "/scoring/tuning/apply/",
+            {
+                "start": period.start.date().isoformat(),
+                "end": "2026-07-10",
+                "commitment": 400,
+                "key": keys,
+            },
+        )
+    assert response.status_code == 302 and response.url.endswith("/scoring/#draft")
+    draft = RuleSetVersion.objects.get(status="draft")
+    chosen = [i for i in items if i["key"] in keys]
+    for item in chosen:
+        rule = draft.rules.get(name=item["rule"])
+        assert rule.points == item["suggested"]
+        record = Rule.history.filter(id=rule.pk).order_by("-history_id").first()
+        assert record.history_change_reason.startswith(f"Tuning suggestion {item['number']}")
+    comment = draft.comments.get()
+    assert comment.author == alice and "backtest" in comment.text and "fired for" in comment.text
+    # The live model did not change; the draft waits for both sign-offs.
+    assert planted.rules.get(name=chosen[0]["rule"]).points == chosen[0]["current"]
+    assert not draft.approvals.exists()
+
+
+def test_applying_refuses_unknown_suggestions_and_people_who_cannot_edit(
+    planted, client, alice, carol, bob
+):
+    from scoring.models import RuleSetVersion
+
+    client.force_login(alice)
+    with time_machine.travel(NOW, tick=False):
+        response = client.post(
+            "/scoring/tuning/apply/", {"start": "2026-02-01", "end": "2026-07-10", "key": "x"}
+        )
+        assert response.status_code == 302
+        assert not RuleSetVersion.objects.filter(status="draft").exists()
+        client.force_login(bob)
+        response = client.post(
+            "/scoring/tuning/apply/", {"start": "2026-02-01", "end": "2026-07-10", "key": "x"}
+        )
+        assert response.status_code == 403
+
+
+def test_suggestions_api(planted, carol):
+    with time_machine.travel(NOW, tick=False):
+        response = api(carol).get("/api/v1/scoring/tuning/suggestions/", {"commitment": 400})
+        assert response.status_code == 200, response.json()
+        data = response.json()
+        assert [i["number"] for i in data["items"]] == list(range(1, len(data["items"]) + 1))
+        assert all("backtest" in i for i in data["items"])
+        bad = api(carol).get("/api/v1/scoring/tuning/suggestions/", {"commitment": "0"})
+        assert bad.status_code == 400 and "commitment" in bad.json()["errors"]
+
+
+def test_rejections_find_student_domains_and_careers_page_visits(planted):
+    result = _suggest(planted, commitment=400)
+    rules = [i for i in result["items"] if i["kind"] == "rule"]
+    print([(i["title"], i["explanation"]) for i in rules])
+    by_trait = {i["trait"]: i for i in rules}
+    assert "E-mail address ends with .ac.jp" in by_trait
+    assert "E-mail address ends with .edu" in by_trait
+    assert all(i["reason"] == "student" for i in rules)
+    assert by_trait["E-mail address ends with .ac.jp"]["rule_data"]["kind"] == "exclusion"
+    careers = by_trait["Visited a page whose address contains /careers"]
+    assert careers["rule_data"]["kind"] == "behaviour" and careers["rule_data"]["points"] < 0
+    t = by_trait["E-mail address ends with .edu"]["backtest"]["totals"]
+    assert t["rejected_avoided"] > 0 and t["sqls_lost"] == 0

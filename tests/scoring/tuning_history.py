@@ -114,14 +114,20 @@ def plant_history(
                 )
             )
         events.append(StageEvent(lead=lead, from_stage=Stage.LEAD, to_stage=Stage.MQL, at=at))
-        if p["student"] and rng.random() < 0.9:
+        if noise:
+            rejected = rng.random() < 0.1
+            reason = rng.choice(["student", "not_a_fit"])
+        else:
+            rejected = p["student"] and rng.random() < 0.9
+            reason = "student"
+        if rejected:
             events.append(
                 StageEvent(
                     lead=lead,
                     from_stage=Stage.MQL,
                     to_stage=Stage.REJECTED,
                     at=at + dt.timedelta(hours=2),
-                    reason="student",
+                    reason=reason,
                 )
             )
             lead.stage = Stage.REJECTED

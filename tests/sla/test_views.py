@@ -89,7 +89,8 @@ PAGES = {
         ("bob", "queue", 200),
         ("bob", "team", 403),
         ("bob", "rejections", 403),
-        ("bob", "overview", 403),
+        # Reps read the SLA they are measured by.
+        ("bob", "overview", 200),
         ("carol", "queue", 200),
         ("carol", "team", 200),
         ("carol", "rejections", 200),
@@ -109,6 +110,14 @@ def test_who_sees_which_sla_page(client, request, sla, persona, page, status):
     assert client.get(PAGES[page]).status_code == status
 
 
+def test_a_rep_reads_the_live_sla_but_cannot_start_or_edit_a_draft(client, sla, bob):
+    client.force_login(bob)
+    html = client.get(reverse("sla:overview")).content.decode()
+    assert reverse("sla:draft_start") not in html and reverse("sla:draft_edit") not in html
+    assert client.get(reverse("sla:draft_edit")).status_code == 403
+    assert client.post(reverse("sla:draft_start")).status_code == 403
+
+
 @pytest.mark.parametrize("page", sorted(PAGES))
 def test_anonymous_visitors_are_sent_to_log_in(client, sla, page):
     response = client.get(PAGES[page])
@@ -124,7 +133,7 @@ def test_the_short_queue_address_leads_to_the_queue(client, sla, bob):
 def test_the_nav_shows_each_role_its_pages(client, sla, alice, bob, carol):
     client.force_login(bob)
     nav = client.get(reverse("leads:list")).content.decode()
-    assert 'href="/sla/queue/"' in nav and 'href="/sla/"' not in nav
+    assert 'href="/sla/queue/"' in nav and 'href="/sla/"' in nav
     assert 'href="/sla/rejections/"' not in nav
     client.force_login(alice)
     nav = client.get(reverse("leads:list")).content.decode()
