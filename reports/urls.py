@@ -29,6 +29,11 @@ urlpatterns = [
     path("review/<month:month>/export.csv", views.review_export, name="review_export"),
     path("review/<month:month>/export.xlsx", views.review_export_xlsx, name="review_export_xlsx"),
     path("review/<month:month>/notes/", views.note_save, name="note_add"),
+    path(
+        "review/<month:month>/suggestions/",
+        views.suggestion_decide,
+        name="suggestion_decide",
+    ),
     path("review/<month:month>/notes/<int:note_id>/", views.note_save, name="note_edit"),
     path("review/<month:month>/actions/", views.action_save, name="action_add"),
     path("review/<month:month>/actions/<int:action_id>/", views.action_save, name="action_edit"),

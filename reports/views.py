@@ -14,6 +14,9 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from scoring import services as scoring_services
+from scoring import tuning
+
 from . import charts, exports, selectors, services
 from .forms import ActionItemForm, MetricFilterForm, ReviewNoteForm
 from .models import SIZE_BAND_CODES, ActionItem, ReviewNote
@@ -145,8 +148,74 @@ def review(request: HttpRequest, month: dt.date) -> HttpResponse:
         "edit_note_form": _edit_form(ReviewNoteForm, notes, edit_note) if can_edit else None,
         "edit_action_form": _edit_form(ActionItemForm, actions, edit_action) if can_edit else None,
         "today": timezone.localdate(),
+        "suggestions": _review_suggestions(request.user, month),
+        "can_apply": can_edit and request.user.has_perm("scoring.edit_draft"),
     }
     return render(request, "reports/review.html", context)
+
+
+# How many of the tuning's suggestions the review shows.
+REVIEW_SUGGESTIONS = 3
+
+
+def _tuning_period(month: dt.date) -> tuning.Period:
+    """The six months of MQLs up to the end of the reviewed month."""
+    last = selectors.add_months(month, 1) - dt.timedelta(days=1)
+    return tuning.period_from_dates(selectors.add_months(month, -5), last)
+
+
+def _all_suggestions(user: Any, month: dt.date) -> dict[str, Any] | None:
+    live = scoring_services.ruleset_live()
+    if live is None or not user.has_perm("scoring.view_rulesetversion"):
+        return None
+    found = tuning.suggestions(version=live, period=_tuning_period(month))
+    for item in found["items"]:
+        item["title_text"] = tuning.suggestion_title(item)
+        item["backtest_text"] = tuning.backtest_line(item)
+    return found
+
+
+def _review_suggestions(user: Any, month: dt.date) -> dict[str, Any] | None:
+    found = _all_suggestions(user, month)
+    if found is not None:
+        found["top"] = found["items"][:REVIEW_SUGGESTIONS]
+    return found
+
+
+@login_required
+@view_dashboard
+@require_POST
+def suggestion_decide(request: HttpRequest, month: dt.date) -> HttpResponse:
+    """Record the decision "apply suggestion N"; for a scoring editor it also moves the
+    suggestion into the draft (which still needs both sign-offs)."""
+    _check_month(month)
+    if not request.user.has_perm("reports.edit_review"):
+        raise PermissionDenied
+    found = _all_suggestions(request.user, month) or {"items": []}
+    number = _int(request.POST.get("number"))
+    item = next((i for i in found["items"] if i["number"] == number), None)
+    if item is None:
+        messages.error(request, _("Suggestion: no such suggestion (the history moved?)."))
+        return _back(month, "suggestions")
+    text = _("Apply suggestion %(n)d: %(title)s Backtest: %(backtest)s") % {
+        "n": number,
+        "title": item["title_text"] + ".",
+        "backtest": item["backtest_text"],
+    }
+    try:
+        services.review_note_add(
+            month=month, user=request.user, text=text, kind=ReviewNote.Kind.DECISION
+        )
+        if request.user.has_perm("scoring.edit_draft"):
+            period = _tuning_period(month)
+            label = f"{period.start.date().isoformat()}–{(month.replace(day=1)).isoformat()[:7]}"
+            scoring_services.suggestions_apply(items=[item], period_label=label, user=request.user)
+            messages.success(request, _("Recorded, and the change is in the scoring draft."))
+        else:
+            messages.success(request, _("Recorded."))
+    except (ValidationError, PermissionDenied) as exc:
+        _errors(request, exc)
+    return _back(month, "decisions")
 
 
 def _int(value: str | None) -> int | None:

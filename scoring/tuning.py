@@ -914,3 +914,36 @@ def _ranked(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return (rate - base, -t["sqls_lost"])
 
     return sorted(items, key=gain, reverse=True)
+
+
+def suggestion_title(item: dict[str, Any]) -> str:
+    """One line naming the change (the review's decisions and the draft's comments)."""
+    if item["kind"] == "points":
+        return _("Points of “%(rule)s”: %(current)s → %(suggested)s") % {
+            "rule": item["rule"],
+            "current": item["current"],
+            "suggested": item["suggested"],
+        }
+    if item["kind"] == "threshold":
+        return _("MQL threshold: %(current)s → %(suggested)s") % {
+            "current": f"{item['current']:g}",
+            "suggested": f"{item['suggested']:g}",
+        }
+    return str(item["title"])
+
+
+def backtest_line(item: dict[str, Any]) -> str:
+    t = item["backtest"]["totals"]
+    rate = f"{100 * t['sql_rate']:.1f}%" if t["sql_rate"] is not None else "—"
+    base = f"{100 * t['base_sql_rate']:.1f}%" if t["base_sql_rate"] is not None else "—"
+    return _(
+        "%(mqls)s MQLs at %(rate)s SQL rate (live model: %(base)s at %(base_rate)s); "
+        "%(avoided)s rejected MQLs avoided, %(lost)s SQLs lost."
+    ) % {
+        "mqls": t["mqls"],
+        "rate": rate,
+        "base": t["base_mqls"],
+        "base_rate": base,
+        "avoided": t["rejected_avoided"],
+        "lost": t["sqls_lost"],
+    }

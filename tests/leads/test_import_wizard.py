@@ -2,6 +2,7 @@
 the headers, placeholders, a saved mapping, then the import with progress."""
 
 import io
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -378,3 +379,39 @@ def test_a_draft_links_back_to_its_mapping(client, alice, media):
     )
     response = client.get(reverse("leads:import_map", args=[queued.id]))
     assert response.url == reverse("leads:import_detail", args=[queued.id])
+
+
+def test_the_command_reads_shift_jis_when_told_or_left_to_detect(tmp_path):
+    from django.core.management import call_command
+
+    path = tmp_path / "fair.csv"
+    path.write_bytes(JAPANESE.encode("cp932"))
+    mapping = tmp_path / "m.json"
+    mapping.write_text(
+        '{"columns": [{"column": "メールアドレス", "to": "email"},'
+        ' {"column": "姓", "to": "last_name"}]}',
+        encoding="utf-8",
+    )
+    out = io.StringIO()
+    call_command("import_leads", str(path), mapping=str(mapping), encoding="auto", stdout=out)
+    assert Lead.objects.get(email="hanako@example.jp").last_name == "山田"
+    call_command(
+        "import_leads", str(path), mapping=str(mapping), encoding="cp932", stdout=io.StringIO()
+    )
+    assert Lead.objects.count() == 2
+
+
+def test_abandoned_uploads_are_discarded_after_a_week(client, alice, media):
+    import datetime as dt
+
+    import time_machine
+    from django.utils import timezone
+
+    client.force_login(alice)
+    with time_machine.travel(timezone.now() - dt.timedelta(days=8)):
+        old = upload(client, HEADER)
+    fresh = upload(client, HEADER)
+    path = old.file.path
+    assert importing.import_drafts_discard() == 1
+    assert list(ImportJob.objects.values_list("pk", flat=True)) == [fresh.pk]
+    assert not Path(path).exists()
