@@ -146,6 +146,15 @@ def team_reps(user: Any) -> Any:
     return reps.order_by("first_name", "last_name", "username")
 
 
+def all_reps() -> Any:
+    """Every active sales rep, for views across teams (marketing)."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=SALES_REP)
+        .order_by("first_name", "last_name", "username")
+    )
+
+
 def may_bulk_reassign(user: Any) -> bool:
     """Sales managers hand several leads to a rep at once from the lead list."""
     return bool(user.is_active and user.has_perm("leads.reassign_lead"))

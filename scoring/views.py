@@ -467,7 +467,7 @@ def draft_test(request: HttpRequest) -> HttpResponse:
 
         lead = (
             lead_get_for_user(user=request.user, lead_id=int(lead_id))
-            if lead_id.isdigit()
+            if lead_id.isdigit() and len(lead_id) <= 15
             else None
         )
         if lead is None:

@@ -109,6 +109,53 @@ def team_summary(
     return summary
 
 
+def _month_starts(now: dt.datetime) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
+    this = timezone.localtime(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    last = (this - dt.timedelta(days=1)).replace(day=1)
+    following = (this + dt.timedelta(days=32)).replace(day=1)
+    return last, this, following
+
+
+def compliance(*, reps: list[Any], now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Each rep's keeping of the SLA for this month and last (months in the current zone):
+    of the MQLs handed to them, how many were accepted and first contacted in time."""
+    last, this, following = _month_starts(now or timezone.now())
+    ids = [rep.pk for rep in reps]
+    months = []
+    for start, end in ((this, following), (last, this)):
+        handoffs = Handoff.objects.filter(rep_id__in=ids, mql_at__gte=start, mql_at__lt=end)
+        totals = dict(
+            handoffs.values_list("rep_id").annotate(n=Count("id")).values_list("rep_id", "n")
+        )
+        late: dict[tuple[int, str], int] = {}
+        for rep_id, kind, n in (
+            Breach.objects.filter(handoff__in=handoffs)
+            .values_list("handoff__rep_id", "kind")
+            .annotate(n=Count("id"))
+            .values_list("handoff__rep_id", "kind", "n")
+        ):
+            late[(rep_id, kind)] = n
+        rows = []
+        for rep in reps:
+            total = totals.get(rep.pk, 0)
+            rows.append(
+                {
+                    "rep": rep,
+                    "mqls": total,
+                    "accepted_in_time": total - late.get((rep.pk, Breach.Kind.ACCEPT), 0),
+                    "contacted_in_time": total - late.get((rep.pk, Breach.Kind.FIRST_CONTACT), 0),
+                    "breaches": sum(n for (r, _k), n in late.items() if r == rep.pk),
+                    "rate": (
+                        round(100 * (total - late.get((rep.pk, Breach.Kind.ACCEPT), 0)) / total)
+                        if total
+                        else None
+                    ),
+                }
+            )
+        months.append({"start": start, "rows": rows})
+    return months
+
+
 def recent_qualifications(*, team_id: int, days: int = 30, limit: int = 50) -> list[StageEvent]:
     """The team's latest qualifications to SQL with their BANT answers, newest first."""
     since = timezone.now() - dt.timedelta(days=days)

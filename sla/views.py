@@ -654,6 +654,16 @@ def overview(request: HttpRequest) -> HttpResponse:
     live = services.sla_live()
     draft = _draft()
     my_sides = approval_sides(request.user)
+    user = request.user
+    if not (user.has_perm("sla.change_slaversion") or my_sides):
+        # Reps read the agreement in force; drafts are for the people who sign them.
+        draft = None
+    if user.has_perm("leads.view_all_leads"):
+        measured = list(roles.all_reps())
+    elif user.has_perm("leads.view_team_leads"):
+        measured = list(roles.team_reps(user))
+    else:
+        measured = [user] if user.has_perm("leads.accept_lead") else []
     context: dict[str, Any] = {
         "live": _summary(live),
         "draft": draft,
@@ -661,6 +671,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         "history": selectors.sla_change_history(limit=50),
         "can_edit": request.user.has_perm("sla.change_slaversion"),
         "can_publish": request.user.has_perm("signoff.publish_version"),
+        "compliance": selectors.compliance(reps=measured) if measured else [],
+        "compliance_own": measured == [user],
     }
     if draft is not None:
         approvals = list(draft.approvals.select_related("user"))

@@ -378,3 +378,23 @@ def test_a_draft_links_back_to_its_mapping(client, alice, media):
     )
     response = client.get(reverse("leads:import_map", args=[queued.id]))
     assert response.url == reverse("leads:import_detail", args=[queued.id])
+
+
+def test_the_command_reads_shift_jis_when_told_or_left_to_detect(tmp_path):
+    from django.core.management import call_command
+
+    path = tmp_path / "fair.csv"
+    path.write_bytes(JAPANESE.encode("cp932"))
+    mapping = tmp_path / "m.json"
+    mapping.write_text(
+        '{"columns": [{"column": "メールアドレス", "to": "email"},'
+        ' {"column": "姓", "to": "last_name"}]}',
+        encoding="utf-8",
+    )
+    out = io.StringIO()
+    call_command("import_leads", str(path), mapping=str(mapping), encoding="auto", stdout=out)
+    assert Lead.objects.get(email="hanako@example.jp").last_name == "山田"
+    call_command(
+        "import_leads", str(path), mapping=str(mapping), encoding="cp932", stdout=io.StringIO()
+    )
+    assert Lead.objects.count() == 2

@@ -446,5 +446,6 @@ def test_test_a_lead_compares_live_and_draft_rule_by_rule(client, alice, bob, dr
     pricing = next(r for r in test["rows"] if r["name"] == "Pricing")
     assert "live" not in pricing and pricing["draft"]["hit"] and pricing["draft"]["count"] == 1
     assert client.get(url, {"lead": "abc"}).status_code == 200
+    assert client.get(url, {"lead": "9" * 30}).status_code == 200
     client.force_login(bob)
     assert client.get(url, {"q": "tanaka"}).status_code == 403

@@ -13,10 +13,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from leads.importing import (
+    ENCODINGS,
     ImportFailed,
     ImportReport,
     MappingError,
     Rejection,
+    encoding_detect,
     import_csv,
     mapping_load,
     shipped_mapping_load,
@@ -39,6 +41,13 @@ class Command(BaseCommand):
         )
         parser.add_argument("--chunk-size", type=int, default=500, help="Rows per transaction.")
         parser.add_argument(
+            "--encoding",
+            default="utf-8",
+            choices=["auto", *ENCODINGS],
+            help="The file's text encoding (default utf-8; cp932 is Shift-JIS as Excel writes "
+            "it in Japan); auto detects it as the Import page does.",
+        )
+        parser.add_argument(
             "--errors",
             metavar="FILE",
             help="Write every problem (line, column, field, problem, outcome) to this CSV file.",
@@ -59,6 +68,10 @@ class Command(BaseCommand):
                 on_problem = self._problem_writer(
                     stack.enter_context(errors_path.open("w", encoding="utf-8", newline=""))
                 )
+            encoding = options.get("encoding") or "utf-8"
+            if encoding == "auto":
+                with path.open("rb") as binary:
+                    encoding = encoding_detect(binary)
             try:
                 mapping = mapping_load(self._mapping_source(options["mapping"]))
                 report = import_csv(
@@ -68,6 +81,7 @@ class Command(BaseCommand):
                     chunk_size=max(1, options["chunk_size"]),
                     context={"import_file": path.name},
                     rejections=on_problem,
+                    encoding=encoding,
                 )
             except ImportFailed as exc:
                 raise CommandError(f"{path}: {exc.message}") from None
