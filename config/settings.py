@@ -76,6 +76,9 @@ LIFECYCLE_FOLLOWERS = {
     "handoff_changed": ["reports.services.facts_follow_handoff"],
     # After commit, the ids of leads whose attributes or activities changed: rescore them.
     "lead_changed": ["scoring.services.rescore_leads_enqueue"],
+    # A lead already an MQL was fast-tracked by a new activity (scoring's single-lead rescore),
+    # inside that transaction: its open hand-off turns hot.
+    "lead_fast_tracked": ["sla.services.handoff_make_hot"],
 }
 # What the lead page shows beyond the lead's own data, each a function (request, lead) that
 # returns template context: the SLA's actions, hand-off and score explanation.

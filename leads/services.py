@@ -117,6 +117,12 @@ def notify_lead_changed(lead_ids: Iterable[int]) -> None:
             transaction.on_commit(lambda: _follow("lead_changed", ids), robust=True)
 
 
+def lead_fast_tracked(lead_id: int, at: dt.datetime) -> None:
+    """A lead that is already an MQL did something that fast-tracks (a demo request): its
+    followers (the SLA makes the hand-off hot) run now, inside the caller's transaction."""
+    _follow("lead_fast_tracked", lead_id, at)
+
+
 def handoff_changed(handoff_id: int) -> None:
     """A rep's action changed a hand-off without a stage change (a first contact logged, a
     reassignment): its followers run now, inside the caller's transaction."""

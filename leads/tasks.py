@@ -15,4 +15,5 @@ def import_job_run_task(job_id: int) -> None:
 
 @shared_task
 def import_jobs_resume_task() -> list[int]:
+    importing.import_drafts_discard()
     return importing.import_jobs_resume()

@@ -18,7 +18,7 @@ from simple_history.utils import bulk_create_with_history
 
 from core.tasks import delay_safely, enqueue_after_commit, heartbeat
 from leads.models import Activity, Lead, MqlReason, Stage, StageEvent
-from leads.services import TransitionError, lead_scores_stale, lead_transition
+from leads.services import TransitionError, lead_fast_tracked, lead_scores_stale, lead_transition
 from signoff import notices
 from signoff import services as signoff
 from signoff.models import ApprovalBase
@@ -349,6 +349,11 @@ def _lead_rescore(
     if lead is None:
         return None
     result = engine.evaluate(lead, _activities_of(lead_id), ruleset, now)
+    if result.fast_tracked and not lead.fast_tracked and lead.stage == Stage.MQL:
+        # Already an MQL: the fast-track cannot make it one again, but its rep must hurry.
+        with transaction.atomic():
+            if Lead.objects.filter(pk=lead_id, fast_tracked=False).update(fast_tracked=True):
+                lead_fast_tracked(lead_id, now)
     Lead.objects.filter(pk=lead_id).exclude(
         fit_score=result.fit,
         engagement_score=result.engagement,

@@ -106,6 +106,20 @@ def handoff_assigned(*, handoff: Handoff, reassigned_by: Any = None) -> Notifica
     return note
 
 
+def became_hot(*, handoff: Handoff) -> Notification:
+    """A fast-track on a lead already in the rep's queue: first contact is due sooner."""
+    rep = handoff.rep
+    with translation.override(user_language(rep)):
+        subject = _("Now hot: %(lead)s (%(company)s)") % {
+            "lead": handoff.lead.display_name,
+            "company": handoff.lead.company.name if handoff.lead.company else "—",
+        }
+        body = _("A fast-track action: make first contact by %(at)s.") % {
+            "at": _when(rep, handoff.first_contact_due_at, handoff)
+        }
+    return _tell(rep, Notification.Kind.HOT, handoff, subject, body)
+
+
 def reassigned_away(*, handoff: Handoff, previous: Any, by: Any) -> Notification:
     """Tell the rep who had the lead that it is someone else's now (no more work on it)."""
     with translation.override(user_language(previous)):

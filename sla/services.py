@@ -292,6 +292,33 @@ def lead_accept(*, lead: Lead, user: Any) -> StageEvent:
     return lead_transition(lead=lead, to_stage=Stage.SAL, actor=user, expected_stage=Stage.MQL)
 
 
+def handoff_make_hot(lead_id: int, at: dt.datetime) -> Handoff | None:
+    """A fast-track on an open MQL: the hand-off turns hot and its first-contact deadline
+    tightens to the hot one counted from now (never loosens), and the rep is told."""
+    from . import notifications
+
+    handoff = (
+        Handoff.objects.select_for_update(of=("self",))
+        .select_related("sla_version", "lead__company", "rep", "mql_event")
+        .filter(lead_id=lead_id, status__in=[Handoff.Status.OPEN, Handoff.Status.ACCEPTED])
+        .order_by("-mql_at")
+        .first()
+    )
+    if handoff is None or handoff.first_contact_at is not None:
+        return None
+    version = handoff.sla_version
+    hot_due = calendar_for(version).add(at, dt.timedelta(minutes=version.first_contact_hot_minutes))
+    due = min(handoff.first_contact_due_at, hot_due)
+    if handoff.hot and due == handoff.first_contact_due_at:
+        return None
+    Handoff.objects.filter(pk=handoff.pk).update(hot=True, first_contact_due_at=due)
+    handoff.hot, handoff.first_contact_due_at = True, due
+    handoff_changed(handoff.pk)
+    if handoff.rep is not None and handoff.rep.is_active:
+        notifications.became_hot(handoff=handoff)
+    return handoff
+
+
 def lead_reject(*, lead: Lead, user: Any, reason: str, note: str = "") -> StageEvent:
     _check(user, lead, "leads.accept_lead")
     if reason not in dict(rejection_reasons()):

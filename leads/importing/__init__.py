@@ -60,6 +60,7 @@ MAX_ERRORS, ``on_problem`` receives all of them; ``import_leads --errors FILE`` 
 
 from .encoding import ENCODINGS, encoding_detect
 from .jobs import (
+    import_drafts_discard,
     import_job_create,
     import_job_queue,
     import_job_run,
@@ -90,6 +91,7 @@ __all__ = [
     "csv_preview",
     "custom_key",
     "encoding_detect",
+    "import_drafts_discard",
     "import_job_queue",
     "import_upload",
     "suggest_targets",

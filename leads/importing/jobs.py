@@ -152,6 +152,25 @@ def import_jobs_resume() -> list[int]:
     return [job_id for job_id in ids if delay_safely(import_job_run_task, job_id)]
 
 
+# An upload nobody mapped for this long was abandoned; its file goes with it.
+IMPORT_DRAFT_KEPT = dt.timedelta(days=7)
+
+
+def import_drafts_discard() -> int:
+    """Delete the uploads the wizard never got a mapping for (beat, with the resume sweep).
+    A draft queued meanwhile is left alone: the delete is conditional on the status."""
+    count = 0
+    old = ImportJob.objects.filter(
+        status=ImportJob.Status.DRAFT, created_at__lt=timezone.now() - IMPORT_DRAFT_KEPT
+    )
+    for job in old.only("pk", "file"):
+        deleted, _rows = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.DRAFT).delete()
+        if deleted:
+            job.file.delete(save=False)
+            count += 1
+    return count
+
+
 def import_job_run(*, job_id: int) -> ImportJob | None:
     """Run a queued import. Claimed with a conditional update, so a second run (a redelivered
     task, a double click) finds it taken and does nothing; a job whose worker died (no

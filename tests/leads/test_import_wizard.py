@@ -2,6 +2,7 @@
 the headers, placeholders, a saved mapping, then the import with progress."""
 
 import io
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -398,3 +399,19 @@ def test_the_command_reads_shift_jis_when_told_or_left_to_detect(tmp_path):
         "import_leads", str(path), mapping=str(mapping), encoding="cp932", stdout=io.StringIO()
     )
     assert Lead.objects.count() == 2
+
+
+def test_abandoned_uploads_are_discarded_after_a_week(client, alice, media):
+    import datetime as dt
+
+    import time_machine
+    from django.utils import timezone
+
+    client.force_login(alice)
+    with time_machine.travel(timezone.now() - dt.timedelta(days=8)):
+        old = upload(client, HEADER)
+    fresh = upload(client, HEADER)
+    path = old.file.path
+    assert importing.import_drafts_discard() == 1
+    assert list(ImportJob.objects.values_list("pk", flat=True)) == [fresh.pk]
+    assert not Path(path).exists()
