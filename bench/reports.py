@@ -35,7 +35,7 @@ from leads.models import Company, Lead, Profile, StageEvent, Team
 from leads.services import lead_transition
 from reports import selectors, services
 from reports.models import LeadDay, MqlFact, ReportState
-from sla.models import Handoff
+from sla.models import Handoff, SlaVersion
 from sla.services import sla_live
 
 from .common import INDUSTRIES, BenchError, PgGen, say, tables_analyze, timings_ms
@@ -168,7 +168,10 @@ def _bench_people() -> list[tuple[int, int]]:
 
 def bench_seed(*, leads: int, seed: int, now: dt.datetime, out: TextIO | None = None) -> None:
     people = _bench_people()
-    sla_live()
+    # The bench's history goes back years; the SLA governs all of it.
+    SlaVersion.objects.filter(pk=sla_live().pk).update(
+        effective_from=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    )
     if connection.vendor == "postgresql":
         _seed_postgresql(leads=leads, seed=seed, now=now, people=people, out=out)
     else:

@@ -127,13 +127,17 @@ def _demo_first_call(plan: Any, rep: Any, mql_at: dt.datetime, accepted: dt.date
     )
 
 
-def _demo_sla() -> None:
-    """The demo teams work Tokyo hours with Japanese public holidays."""
+def _demo_sla(start: dt.datetime) -> None:
+    """The demo teams work Tokyo hours with Japanese public holidays, under an SLA in force
+    since the demo's history starts (a hand-off is judged only by an SLA in force at its
+    MQL)."""
     live = sla_live()
     if live.time_zone != DEMO_TIME_ZONE:
         SlaVersion.objects.filter(pk=live.pk).update(
             time_zone=DEMO_TIME_ZONE, holiday_country="JP", hot_score=80
         )
+    if live.effective_from is None or live.effective_from > start:
+        SlaVersion.objects.filter(pk=live.pk).update(effective_from=start)
 
 
 # The demo scoring model: who fits a B2B buyer, what engaged behaviour looks like.
@@ -270,7 +274,7 @@ def demo_seed(
     plans = world.plan(leads)
     with transaction.atomic():
         users = demo_users_ensure()
-        _demo_sla()
+        _demo_sla(world.start)
         companies = world.save_companies()
         for plan in plans:
             plan.lead.company = companies.get(plan.company_key) if plan.company_key else None

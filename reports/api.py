@@ -126,7 +126,22 @@ LatencyDistribution = _s(
 )
 Compliance = _s(
     "MetricSlaCompliance",
-    {"months": _s("MetricSlaComplianceMonth", {"month": _month(), **StepFields})(many=True)},
+    {
+        "months": _s(
+            "MetricSlaComplianceMonth",
+            {
+                "month": _month(),
+                **StepFields,
+                "sla_in_force": serializers.BooleanField(
+                    help_text="False: the month ended before the first SLA took effect; "
+                    "nothing is judged (no SLA in force), not 0% on time."
+                ),
+                "mqls_without_sla": serializers.IntegerField(
+                    help_text="MQLs from before the first SLA took effect: no deadlines."
+                ),
+            },
+        )(many=True)
+    },
 )
 ComplianceByRep = _s(
     "MetricSlaComplianceByRep",
@@ -147,7 +162,8 @@ ComplianceByRep = _s(
 def _status() -> serializers.CharField:
     # One string, not an enum: two enum fields with the same values upset the schema's naming.
     return serializers.CharField(
-        help_text="met; missed (the month is over); open (the month still runs); no data."
+        help_text="met; missed (the month is over); open (the month still runs); no data; "
+        "no sla (no SLA in force: the month ended before the first SLA took effect)."
     )
 
 
@@ -159,7 +175,10 @@ Targets = _s(
             {
                 "month": _month(),
                 "sla_version": serializers.IntegerField(allow_null=True),
-                "mqls": _count(),
+                "mqls": serializers.IntegerField(help_text="MQLs judged by an SLA."),
+                "mqls_without_sla": serializers.IntegerField(
+                    help_text="MQLs from before the first SLA took effect: left out."
+                ),
                 "min_mqls": serializers.IntegerField(allow_null=True),
                 "mqls_status": _status(),
                 "acceptance_rate": _rate(),

@@ -80,6 +80,9 @@ class MqlFact(models.Model):
     )
     # Total score frozen on the MQL event by scoring (context["total"]); null if absent.
     score = models.FloatField(null=True, blank=True)
+    # An SLA was in force at the MQL (it has a hand-off): false for history from before the
+    # first SLA took effect, which has no deadlines and no place in marketing's targets.
+    has_sla = models.BooleanField(default=True)
     accepted = models.BooleanField(default=False)
     # Imported history reached SQL (or recycle, disqualification) with no SAL recorded: sales
     # accepted at an unknown time. Neither accepted nor undecided; out of acceptance

@@ -326,20 +326,20 @@ def _percentiles(
 
 def sla_targets_by_month(months: Sequence[dt.date]) -> dict[dt.date, dict[str, Any]]:
     """Marketing's commitments for each month: those of the SLA in force at the month's end
-    (the last version published before it), else the first version ever published."""
+    (the last version to take effect before it); none for a month that ended before the
+    first SLA took effect (its figures are shown as "no SLA in force")."""
     versions = list(
         SlaVersion.objects.exclude(status=SlaVersion.Status.DRAFT)
-        .exclude(published_at=None)
-        .order_by("published_at", "number")
-        .values("number", "published_at", "min_mqls_per_month", "min_acceptance_rate")
+        .annotate(since=Coalesce("effective_from", "published_at"))
+        .exclude(since=None)
+        .order_by("since", "number")
+        .values("number", "since", "min_mqls_per_month", "min_acceptance_rate")
     )
     targets = {}
     for month in months:
         end = _instant(add_months(month, 1))
-        in_force = [
-            v for v in versions if v["published_at"] is not None and v["published_at"] < end
-        ]
-        version = in_force[-1] if in_force else (versions[0] if versions else None)
+        in_force = [v for v in versions if v["since"] < end]
+        version = in_force[-1] if in_force else None
         targets[month] = {
             "sla_version": version["number"] if version else None,
             "min_mqls": version["min_mqls_per_month"] if version else None,
@@ -534,18 +534,33 @@ def sla_compliance_by_month(f: Filters, *, now: dt.datetime | None = None) -> di
     rejected by accept_due_at (an MQL accepted after a breach is due and missed). First
     contact: logged by first_contact_due_at; rejected hand-offs need no contact and are left
     out, as the breach sweep does. Qualify: an accepted hand-off qualified to SQL, recycled
-    or disqualified by qualify_due_at. MQLs without a hand-off have no deadlines. Months are
-    MQL cohorts, so "due in October" means "MQL'd in October".
+    or disqualified by qualify_due_at. MQLs without a hand-off have no deadlines: those from
+    before the first SLA took effect are counted in `mqls_without_sla`, and `sla_in_force`
+    is false for a month that ended before it. Months are MQL cohorts, so "due in October"
+    means "MQL'd in October".
     """
     now = now or timezone.now()
     rows = (
         _facts(f)
         .annotate(month=F("mql_month"))
         .values("month")
-        .annotate(**_compliance_aggregates(now))
+        .annotate(**_compliance_aggregates(now), without_sla=Count("pk", filter=Q(has_sla=False)))
     )
     found = _by_month(list(rows))
-    return {"months": [{"month": month_key(m), **_compliance(found.get(m))} for m in f.months()]}
+    months = f.months()
+    targets = sla_targets_by_month(months)
+    return {
+        "months": [
+            {
+                "month": month_key(m),
+                **_compliance(found.get(m)),
+                # No SLA in force during the month: nothing to judge, not 0% on time.
+                "sla_in_force": targets[m]["sla_version"] is not None,
+                "mqls_without_sla": (found.get(m) or {}).get("without_sla", 0),
+            }
+            for m in months
+        ]
+    }
 
 
 def _person(user: Any) -> str:
@@ -586,6 +601,10 @@ def _decision_counts(f: Filters) -> dict[dt.date, dict]:
         .annotate(month=F("mql_month"))
         .values("month")
         .annotate(
+            # Before `accepted` and `rejected` name the counts, which would shadow the fields.
+            judged=Count("pk", filter=Q(has_sla=True)),
+            judged_accepted=Count("pk", filter=Q(has_sla=True, accepted=True)),
+            judged_rejected=Count("pk", filter=Q(has_sla=True, rejected=True)),
             mqls=Count("pk"),
             accepted=Count("pk", filter=Q(accepted=True)),
             rejected=Count("pk", filter=Q(rejected=True)),
@@ -603,8 +622,10 @@ def marketing_targets(f: Filters, *, now: dt.datetime | None = None) -> dict[str
     wait) against `min_acceptance_rate`, both from the SLA in force at the month's end.
     Status: "met"; "missed" once the month is over; "open" while the month runs and the
     target is not yet reached (acceptance stays open while the month runs); "no data" for
-    an acceptance rate with no decision. With segment filters the whole-company targets are
-    compared with the segment's figures."""
+    an acceptance rate with no decision; "no sla" (no SLA in force) for a month that ended
+    before the first SLA took effect. Only MQLs judged by an SLA count (`mqls`): those from
+    before the first SLA took effect are `mqls_without_sla`. With segment filters the
+    whole-company targets are compared with the segment's figures."""
     now = now or timezone.now()
     months = f.months()
     found = _decision_counts(f)
@@ -612,18 +633,22 @@ def marketing_targets(f: Filters, *, now: dt.datetime | None = None) -> dict[str
     out = []
     for month in months:
         row = found.get(month, {})
-        mqls = row.get("mqls", 0)
-        accepted, rejected = row.get("accepted", 0), row.get("rejected", 0)
+        mqls = row.get("judged", 0)
+        accepted, rejected = row.get("judged_accepted", 0), row.get("judged_rejected", 0)
         rate = _rate(accepted, accepted + rejected)
         target = targets[month]
         over = _month_over(month, now)
-        if target["min_mqls"] is None:
+        if target["sla_version"] is None:
+            mql_status = acceptance_status = "no sla"
+        elif target["min_mqls"] is None:
             mql_status = "no data"
         elif mqls >= target["min_mqls"]:
             mql_status = "met"
         else:
             mql_status = "missed" if over else "open"
-        if rate is None or target["min_acceptance_rate"] is None:
+        if target["sla_version"] is None:
+            pass
+        elif rate is None or target["min_acceptance_rate"] is None:
             acceptance_status = "no data" if over else "open"
         elif not over:
             acceptance_status = "open"
@@ -634,6 +659,7 @@ def marketing_targets(f: Filters, *, now: dt.datetime | None = None) -> dict[str
                 "month": month_key(month),
                 "sla_version": target["sla_version"],
                 "mqls": mqls,
+                "mqls_without_sla": row.get("mqls", 0) - mqls,
                 "min_mqls": target["min_mqls"],
                 "mqls_status": mql_status,
                 "acceptance_rate": rate,
@@ -949,6 +975,7 @@ def period_summary(data: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "accept_due": due,
         "accept_met": met,
         "accept_rate": _rate(met, due),
+        "sla_in_force": any(m["sla_in_force"] for m in compliance),
     }
 
 
@@ -1012,7 +1039,7 @@ def review(month: dt.date, *, now: dt.datetime | None = None) -> dict[str, Any]:
             "mqls",
             _("MQLs"),
             "count",
-            [t["mqls"] for t in targets],
+            [c["mqls"] for c in conversion],
             targets=[t["min_mqls"] for t in targets],
             statuses=[t["mqls_status"] for t in targets],
             target_label=_("at least"),

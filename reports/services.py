@@ -206,6 +206,7 @@ def _compute_facts(lead_filter: dict[str, Any]) -> list[MqlFact]:
                 team_id=h.get("team_id"),
                 rep_id=h.get("rep_id"),
                 score=c.score,
+                has_sla=bool(h),
                 accepted=c.accepted_at is not None,
                 accept_unrecorded=c.accept_unrecorded,
                 rejected=c.rejected_at is not None,

@@ -215,6 +215,8 @@ class Handoff(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     hot = models.BooleanField(_("hot"), default=False)
     mql_at = models.DateTimeField(_("MQL at"))
+    # Opened by imported history: judged by its SLA, but never notifies or escalates.
+    imported = models.BooleanField(_("imported"), default=False)
     accept_due_at = models.DateTimeField(_("accept by"))
     first_contact_due_at = models.DateTimeField(_("first contact by"))
     qualify_due_at = models.DateTimeField(_("qualify by"), null=True, blank=True)

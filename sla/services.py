@@ -58,9 +58,22 @@ def sla_live() -> SlaVersion:
                 "status": SlaVersion.Status.PUBLISHED,
                 "holiday_country": "JP" if settings.TIME_ZONE == "Asia/Tokyo" else "",
                 "published_at": timezone.now(),
+                "effective_from": timezone.now(),
             },
         )
     return version
+
+
+def sla_in_force(at: dt.datetime) -> SlaVersion | None:
+    """The agreement that governs an MQL at `at`: of the versions ever published, the one
+    that took effect last at or before `at`; None before the first took effect (history
+    from before any SLA: no deadlines, no breaches, no notices)."""
+    return (
+        SlaVersion.objects.exclude(status=SlaVersion.Status.DRAFT)
+        .filter(Q(effective_from__lte=at) | Q(effective_from__isnull=True))
+        .order_by(F("effective_from").desc(nulls_last=True), "-number")
+        .first()
+    )
 
 
 @functools.lru_cache(maxsize=32)
@@ -178,12 +191,15 @@ def handoff_follow_stage(event: StageEvent) -> None:
     if event.to_stage == Stage.MQL:
         handoff_open(event=event)
         return
-    handoff = (
-        Handoff.objects.select_for_update()
-        .filter(lead_id=event.lead_id)
-        .order_by("-mql_at", "-id")
+    # The hand-off of the lead's latest MQL: none when that MQL came before any SLA (an
+    # older MQL's hand-off is not this one).
+    mql_event = (
+        StageEvent.objects.filter(lead_id=event.lead_id, to_stage=Stage.MQL, at__lte=event.at)
+        .order_by("-at", "-id")
+        .values_list("pk", flat=True)
         .first()
     )
+    handoff = Handoff.objects.select_for_update().filter(mql_event_id=mql_event).first()
     if handoff is None:
         return
     if event.to_stage == Stage.SAL:
@@ -209,10 +225,15 @@ def handoff_follow_stage(event: StageEvent) -> None:
     handoff.save()
 
 
-def handoff_open(*, event: StageEvent) -> Handoff:
-    """An MQL reaches sales: the SLA in force now governs it, deadlines are stored."""
+def handoff_open(*, event: StageEvent) -> Handoff | None:
+    """An MQL reaches sales: the SLA in force at the MQL governs it, deadlines are stored.
+    Before the first SLA took effect there is nothing to judge it by: no hand-off. Imported
+    history never notifies anyone, whatever its dates."""
+    version = sla_in_force(event.at)
+    if version is None:
+        return None
     lead = Lead.objects.select_related("company", "owner").get(pk=event.lead_id)
-    version = sla_live()
+    imported = event.origin == StageEvent.Origin.IMPORT
     calendar = calendar_for(version)
     hot = bool(
         lead.fast_tracked
@@ -233,6 +254,7 @@ def handoff_open(*, event: StageEvent) -> Handoff:
         rep=rep,
         hot=hot,
         mql_at=event.at,
+        imported=imported,
         accept_due_at=calendar.add(event.at, dt.timedelta(hours=version.accept_within_hours)),
         first_contact_due_at=calendar.add(event.at, first_contact),
     )
@@ -250,7 +272,7 @@ def handoff_open(*, event: StageEvent) -> Handoff:
             reason=gettext_noop("Routed on MQL"),
             at=event.at,
         )
-        if _is_live(event.at):
+        if _is_live(event.at) and not imported:
             from . import notifications
 
             notifications.handoff_assigned(handoff=handoff)
@@ -494,7 +516,8 @@ def _breach_queries(now: dt.datetime) -> dict[str, tuple[Q, str]]:
         Breach.Kind.ACCEPT: (
             Q(accept_due_at__lt=now)
             & (
-                Q(accepted_at__isnull=True, rejected_at__isnull=True)
+                # Closed with neither: imported history that skipped an unrecorded SAL.
+                Q(accepted_at__isnull=True, rejected_at__isnull=True, closed_at__isnull=True)
                 | Q(accepted_at__gt=F("accept_due_at"))
                 | Q(rejected_at__gt=F("accept_due_at"))
             ),
@@ -545,7 +568,11 @@ def breach_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
                 notified_at=now
             ):
                 continue
-            if breach.due_at >= now - NOTIFY_WINDOW and breach.handoff.rep_id:
+            if (
+                breach.due_at >= now - NOTIFY_WINDOW
+                and breach.handoff.rep_id
+                and not breach.handoff.imported
+            ):
                 notifications.breach(breach=breach)
                 notified += 1
     pending = Breach.objects.filter(escalated_at__isnull=True).select_related(
@@ -555,7 +582,7 @@ def breach_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
         grace = dt.timedelta(minutes=breach.handoff.sla_version.escalation_grace_minutes)
         if breach.due_at + grace > now:
             continue
-        if _resolved(breach):
+        if _resolved(breach) or breach.handoff.imported:
             Breach.objects.filter(pk=breach.pk, escalated_at__isnull=True).update(escalated_at=now)
             continue
         with transaction.atomic():
@@ -739,6 +766,10 @@ sla_missing_approvals = signoff.missing_sides
 @transaction.atomic
 def sla_publish(*, version: SlaVersion, user: Any) -> SlaVersion:
     version = signoff.publish(version=version, user=user)
+    if version.effective_from is None:
+        # Takes effect when published: MQLs from before are judged by the version before.
+        version.effective_from = version.published_at
+        version.save(update_fields=["effective_from"])
     notices.published(version=version, subject=sla_notice_subject(version), actor=user)
     return version
 

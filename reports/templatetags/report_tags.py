@@ -92,6 +92,7 @@ STATUS_LABELS = {
     "missed": "✗ missed",
     "open": "… in progress",
     "no data": "no data",
+    "no sla": "no SLA in force",
 }
 
 
@@ -102,6 +103,7 @@ def status_label(status: str | None) -> str:
         "missed": _("✗ missed"),
         "open": _("… in progress"),
         "no data": _("no data"),
+        "no sla": _("no SLA in force"),
     }
     return labels.get(status or "", "")
 

@@ -54,7 +54,9 @@ def test_the_sla_in_force_at_mql_time_governs_the_handoff(sla, alice, carol, bob
     SlaVersion.objects.filter(pk=draft.pk).update(accept_within_hours=1)
     services.sla_approve(version=draft, user=alice)
     services.sla_approve(version=draft, user=carol)
-    services.sla_publish(version=draft, user=carol)
+    # Published (and so in force) an hour before the second MQL.
+    with time_machine.travel(FRIDAY_5PM - dt.timedelta(hours=1), tick=False):
+        services.sla_publish(version=draft, user=carol)
     second = LeadFactory(owner=bob)
     with time_machine.travel(FRIDAY_5PM, tick=False):
         make_mql(second)
