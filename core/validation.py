@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 # The largest id the databases store (bigint). Larger numbers in a query would overflow the
@@ -180,6 +181,22 @@ def _longest_text(value: Any) -> int:
     return 0
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "maxProperties": MAX_CUSTOM_KEYS,
+        "additionalProperties": {
+            "nullable": True,
+            "oneOf": [
+                {"type": "string", "maxLength": MAX_CUSTOM_TEXT},
+                {"type": "number"},
+                {"type": "boolean"},
+            ],
+        },
+        "description": "Flat values: text (up to 2,000 characters), numbers, true/false or "
+        "null; keys of 1 to 100 characters; 16 KB as JSON in all.",
+    }
+)
 class CustomAttributesField(serializers.DictField):
     """A lead's custom attributes: flat, bounded, storable text."""
 
@@ -194,6 +211,15 @@ class CustomAttributesField(serializers.DictField):
         )
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "maxProperties": MAX_PROPERTY_KEYS,
+        "additionalProperties": {},
+        "description": "Any JSON, nested up to 5 levels; text up to 10,000 characters; keys of "
+        "1 to 100 characters; 64 KB as JSON in all.",
+    }
+)
 class PropertiesField(serializers.DictField):
     """An activity's properties: may nest a little, bounded, storable text."""
 

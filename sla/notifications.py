@@ -46,7 +46,7 @@ def _reasons(handoff: Handoff) -> list[str]:
         if item.get("kind") == "fast_track":
             lines.append(_("fast-track: %(rule)s") % {"rule": item["rule"]})
         elif points:
-            lines.append(f"{item['rule']} ({points:+g})")
+            lines.append(f"{item['rule']} ({round(points, 1):+g})")
     return lines
 
 
@@ -90,9 +90,9 @@ def handoff_assigned(*, handoff: Handoff, reassigned_by: Any = None) -> Notifica
             % {"at": _when(rep, handoff.first_contact_due_at, handoff)},
             _("Score: %(total)s (fit %(fit)s, engagement %(engagement)s).")
             % {
-                "total": f"{lead.total_score:g}",
+                "total": f"{round(lead.total_score, 1):g}",
                 "fit": lead.fit_score,
-                "engagement": f"{lead.engagement_score:g}",
+                "engagement": f"{round(lead.engagement_score, 1):g}",
             },
         ]
         reasons = _reasons(handoff)

@@ -138,6 +138,22 @@ def test_the_assignment_notice_says_what_who_why_and_by_when(sla, bob, mailoutbo
     assert StageEvent.objects.filter(lead=lead).count() == 1
 
 
+def test_the_assignment_notice_rounds_decayed_points_as_the_lead_page_does(sla, bob):
+    # Decayed behaviour points are floats: the notice showed "Pricing page (+13.3608)".
+    lead = LeadFactory(owner=bob, total_score=61.23456, fit_score=30, engagement_score=31.23456)
+    with time_machine.travel(MONDAY_10, tick=False):
+        lead_transition(
+            lead=lead,
+            to_stage=Stage.MQL,
+            context={
+                "explanation": [{"rule": "Pricing page", "kind": "behaviour", "points": 13.3608}]
+            },
+        )
+    body = Notification.objects.get(kind="assigned").body
+    assert "Why: Pricing page (+13.4)" in body
+    assert "Score: 61.2 (fit 30, engagement 31.2)." in body
+
+
 def test_a_japanese_rep_gets_the_notice_in_japanese_and_local_time(sla, bob):
     bob.profile.language, bob.profile.time_zone = "ja", "America/New_York"
     bob.profile.save()
