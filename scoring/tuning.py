@@ -652,10 +652,11 @@ def threshold_suggestion(
 
 
 def _threshold_warranted(cohort: Cohort, model: Replay, commitment: int) -> bool:
-    """A change that drops MQLs must drop clearly worse ones (the kept MQLs' SQL rate above
-    the dropped ones' by SUGGEST_Z standard errors); one that adds MQLs only when the live
-    model misses the commitment."""
-    live = live_replay(cohort)
+    """A threshold that drops MQLs must drop clearly worse ones (the kept MQLs' SQL rate above
+    the dropped ones' by SUGGEST_Z standard errors, with the same points at the live
+    threshold); one that adds MQLs only when the live threshold misses the commitment."""
+    # Against the same points at the live threshold: the threshold's own effect.
+    live = dataclasses.replace(model, threshold=live_replay(cohort).threshold)
     months = len({p.month for p in cohort.patterns}) or 1
     kept = kept_won = dropped = dropped_won = base = 0
     for p in cohort.patterns:

@@ -202,3 +202,37 @@ def test_a_manager_bulk_reassigns_from_the_team_view(
     no_sideways_scroll(page)
     shot(page, f"day_team_after_{width}")
     assert console_errors == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_main_pages_have_no_serious_accessibility_violations(
+    page, browser, live_server, console_errors, bob, carol, width
+):
+    from axe_playwright_python.sync_playwright import Axe
+
+    tokyo_sla()
+    axe = Axe()
+    lead = LeadFactory(owner=bob, first_name="Hana", last_name="Sato")
+    lead_transition(lead=lead, to_stage=Stage.MQL)
+    page.set_viewport_size({"width": width, "height": 900})
+
+    def check(path: str) -> None:
+        page.goto(f"{live_server.url}{path}")
+        page.wait_for_load_state("networkidle")
+        violations = axe.run(page).response["violations"]
+        bad = [
+            (v["id"], [n["target"] for n in v["nodes"][:3]])
+            for v in violations
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert bad == [], f"{path} at {width}px: {bad}"
+
+    check("/login/")
+    login(page, live_server, "bob", "password")
+    for path in ("/sla/queue/", f"/leads/{lead.pk}/", "/notifications/", "/sla/"):
+        check(path)
+    page.context.clear_cookies()
+    login(page, live_server, "carol", "password")
+    for path in ("/sla/queue/?scope=team", "/dashboard/", "/review/"):
+        check(path)
+    assert console_errors == []
