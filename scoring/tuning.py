@@ -907,12 +907,14 @@ def rejection_suggestions(cohort: Cohort) -> list[dict[str, Any]]:
 
 
 def _ranked(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Best first: the SQL rate the change brings among the MQLs it keeps, then fewer SQLs lost."""
+    """Best first: the SQL rate the change brings among the MQLs it keeps, less the share of
+    the live model's SQLs it would lose (a sharper funnel that drops deals is no gain)."""
 
     def gain(item: dict[str, Any]) -> tuple[float, int]:
         t = item["backtest"]["totals"]
         rate, base = t["sql_rate"] or 0.0, t["base_sql_rate"] or 0.0
-        return (rate - base, -t["sqls_lost"])
+        lost = t["sqls_lost"] / t["base_sqls"] if t["base_sqls"] else 0.0
+        return (rate - base - lost, -t["sqls_lost"])
 
     return sorted(items, key=gain, reverse=True)
 

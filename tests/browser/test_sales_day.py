@@ -236,3 +236,41 @@ def test_the_main_pages_have_no_serious_accessibility_violations(
     for path in ("/sla/queue/?scope=team", "/dashboard/", "/review/"):
         check(path)
     assert console_errors == []
+
+
+@pytest.mark.parametrize(("width", "language"), [(390, "ja"), (1366, "en")])
+def test_a_rep_qualifies_with_bant_and_sees_the_answers_on_the_lead_page(
+    page, live_server, console_errors, bob, width, language
+):
+    from leads.models import Lead
+    from sla import services
+
+    tokyo_sla()
+    if language == "ja":
+        bob.profile.language = "ja"
+        bob.profile.save()
+    page.set_viewport_size({"width": width, "height": 900})
+    lead = LeadFactory(owner=bob, first_name="Hana", last_name="Sato")
+    lead_transition(lead=lead, to_stage=Stage.MQL)
+    services.lead_accept(lead=Lead.objects.get(pk=lead.pk), user=bob)
+    login(page, live_server, "bob", "password")
+    page.goto(f"{live_server.url}/leads/{lead.pk}/")
+    answers = {
+        "budget": "¥5M this fiscal year",
+        "authority": "Hana decides with the CFO",
+        "need": "Replace spreadsheets",
+        "timeline": "Go live in April",
+    }
+    for key, value in answers.items():
+        page.fill(f"#qualify_{key}", value)
+    within_viewport(page, page.locator("#qualify-form button[type=submit]"))
+    with page.expect_navigation():
+        page.click("#qualify-form button[type=submit]")
+    section = page.locator("#bant")
+    expect(section).to_be_visible(timeout=TIMEOUT)
+    for key, value in answers.items():
+        expect(section.locator(f"dd[data-bant='{key}']")).to_have_text(value)
+    expect(section).to_contain_text("Bob Rep")
+    no_sideways_scroll(page)
+    shot(page, f"day_bant_{language}_{width}")
+    assert console_errors == []
