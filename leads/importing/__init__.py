@@ -25,8 +25,11 @@ A mapping is a JSON object (``leads/mappings/x_education.json`` is a full exampl
   ``annual_revenue``, ``listed``, ``owner_email``), ``custom.<key>`` for a custom attribute,
   or a history field: ``mql_at``, ``sal_at``, ``sql_at``, ``rejected_at``, ``recycled_at``,
   ``disqualified_at`` (ISO 8601 timestamps) and ``rejection_reason`` (a RejectionReason code
-  or its English label). ``type`` is ``text`` (default), ``int``, ``float`` or ``bool``
-  (yes/no, true/false, y/n, 1/0, on/off in any case); history fields take no type.
+  or its English label), and ``created_at``: when the lead was created in the other tool
+  (a new lead without it is created at its first stage date, so the funnel counts it in
+  its own month; a known lead keeps its date). ``type`` is ``text`` (default), ``int``,
+  ``float`` or ``bool`` (yes/no, true/false, y/n, 1/0, on/off in any case); history fields
+  take no type.
 - ``placeholders``: cell values that mean "empty" in every column (each column may add its
   own). Blank cells are empty too. An empty cell never overwrites a known value and never
   sets a custom attribute.

@@ -30,6 +30,8 @@ HISTORY_FIELDS: dict[str, tuple[str, int]] = {
     "disqualified_at": (Stage.DISQUALIFIED, 2),
 }
 REASON_FIELD = "rejection_reason"
+# When the lead was created in the other tool; without it, its first stage date.
+CREATED_FIELD = "created_at"
 MAPPING_KEYS = ("description", "time_zone", "placeholders", "email_template", "columns")
 COLUMN_KEYS = ("column", "to", "type", "placeholders")
 _TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
@@ -189,7 +191,7 @@ def mapping_load(raw: str | bytes | Mapping[str, Any]) -> ImportMapping:
                     "key": f"{key}.to",
                     "value": _quote(to),
                     "fields": ", ".join(sorted(lead_fields())),
-                    "history": ", ".join([*HISTORY_FIELDS, REASON_FIELD]),
+                    "history": ", ".join([*HISTORY_FIELDS, REASON_FIELD, CREATED_FIELD]),
                 }
             )
         if to in sources:
@@ -199,7 +201,9 @@ def mapping_load(raw: str | bytes | Mapping[str, Any]) -> ImportMapping:
             )
         sources[to] = column
         kind = entry.get("type", "text")
-        if kind not in TYPES or (kind != "text" and (to in HISTORY_FIELDS or to == REASON_FIELD)):
+        if kind not in TYPES or (
+            kind != "text" and (to in HISTORY_FIELDS or to in (REASON_FIELD, CREATED_FIELD))
+        ):
             raise MappingError(
                 _("%(key)s: use one of %(types)s (history fields take no type).")
                 % {"key": f"{key}.type", "types": ", ".join(TYPES)}
@@ -224,7 +228,7 @@ def mapping_load(raw: str | bytes | Mapping[str, Any]) -> ImportMapping:
 def _target_ok(to: str) -> bool:
     if to.startswith("custom."):
         return 0 < len(to) - len("custom.") <= 100
-    return to in lead_fields() or to in HISTORY_FIELDS or to == REASON_FIELD
+    return to in lead_fields() or to in HISTORY_FIELDS or to == REASON_FIELD or to == CREATED_FIELD
 
 
 def mapping_check_header(mapping: ImportMapping, header: list[str]) -> dict[str, int]:

@@ -24,6 +24,7 @@ from ..validation import LeadInput
 from .encoding import ENCODINGS
 from .mapping import (
     _TEMPLATE_FIELD,
+    CREATED_FIELD,
     HISTORY_FIELDS,
     REASON_FIELD,
     ImportFailed,
@@ -168,6 +169,8 @@ class _Row:
     # History steps that cannot be read (a bad date, a rejection without its reason): left
     # out, while the lead and its other steps are imported. {mapping field: reasons}.
     step_errors: dict[str, list[str]] = field(default_factory=dict)
+    # When a new lead was created: the created_at cell, else its first stage date.
+    created_at: dt.datetime | None = None
 
 
 @dataclass
@@ -282,7 +285,7 @@ class _RowReader:
             raw = self._cell(row, index, placeholders)
             if not raw:
                 continue
-            if spec.to in HISTORY_FIELDS or spec.to == REASON_FIELD:
+            if spec.to in HISTORY_FIELDS or spec.to in (REASON_FIELD, CREATED_FIELD):
                 history[spec.to] = raw
                 continue
             try:
@@ -315,7 +318,11 @@ class _RowReader:
             return self.rejection(line, row, errors)
         step_errors: dict[str, list[str]] = {}
         events = self._history(history, step_errors)
+        created_at = self._time(history, CREATED_FIELD, step_errors)
+        if created_at is None and events:
+            created_at = min(at for _name, _stage, at, _reason in events)
         return _Row(
+            created_at=created_at,
             line=line,
             key=email_key(validated["email"]),
             data=validated,
@@ -323,6 +330,27 @@ class _RowReader:
             cells=row,
             step_errors=step_errors,
         )
+
+    def _time(
+        self, cells: dict[str, str], name: str, errors: dict[str, list[str]]
+    ) -> dt.datetime | None:
+        """A time cell (naive: in the mapping's zone), or None with the reason in `errors`."""
+        if name not in cells:
+            return None
+        try:
+            at = dt.datetime.fromisoformat(cells[name])
+        except ValueError:
+            errors[name] = [
+                _("%(value)s is not an ISO 8601 time such as 2024-04-01T09:30:00+09:00.")
+                % {"value": _quote(cells[name])}
+            ]
+            return None
+        if timezone.is_naive(at):
+            at = at.replace(tzinfo=self.mapping.time_zone)
+        if at > timezone.now():
+            errors[name] = [_("%(value)s is in the future.") % {"value": _quote(cells[name])}]
+            return None
+        return at
 
     def _history(
         self, history: dict[str, str], errors: dict[str, list[str]]

@@ -42,6 +42,7 @@ TARGETS = {
     REASON_FIELD: _("Rejection reason"),
     "recycled_at": _("Recycled at"),
     "disqualified_at": _("Disqualified at"),
+    "created_at": _("Created at"),
 }
 assert set(HISTORY_FIELDS) <= set(TARGETS)
 
@@ -134,6 +135,7 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     REASON_FIELD: ("rejectionreason", "reason", "却下理由"),
     "recycled_at": ("recycledat", "recycleddate", "リサイクル日"),
     "disqualified_at": ("disqualifiedat", "disqualifieddate", "失注日", "不適格日"),
+    "created_at": ("createdat", "createddate", "created", "作成日", "作成日時", "登録日"),
 }
 _BY_KEY = {synonym: target for target, words in _SYNONYMS.items() for synonym in words}
 _STRIP = re.compile(r"[\s_\-.・()（）\[\]【】/:：]+")

@@ -114,6 +114,9 @@ def _write_chunk(
             created = lead is None
             if lead is None:
                 lead = Lead(email=row.data["email"])
+                if row.created_at is not None:
+                    # The funnel counts a lead in the month it came, not the import's.
+                    lead.created_at = row.created_at
             plan, left_out = _plan_history(lead, row.events, present[lead.pk] if lead.pk else set())
             if row.step_errors or left_out:
                 result.rejections.append(

@@ -575,3 +575,37 @@ def test_a_job_whose_worker_died_is_taken_over_and_finished(media, celery_eager)
     stuck.refresh_from_db()
     assert stuck.status == ImportJob.Status.DONE and stuck.created_count == 1
     assert ImportJob.objects.get(pk=alive.pk).status == ImportJob.Status.RUNNING
+
+
+def test_a_new_lead_is_created_when_its_history_says(tmp_path):
+    mapping = {
+        "time_zone": "Asia/Tokyo",
+        "columns": [
+            {"column": "Email", "to": "email"},
+            {"column": "Created", "to": "created_at"},
+            {"column": "MQL", "to": "mql_at"},
+            {"column": "SQL", "to": "sql_at"},
+        ],
+    }
+    known = LeadFactory(email="known@example.jp")
+    out, _err = run(
+        tmp_path,
+        "Email,Created,MQL,SQL\n"
+        "given@example.jp,2023-12-24,2024-01-10,\n"
+        "first@example.jp,,2024-02-10,2024-02-05\n"
+        "bad@example.jp,yesterday,2024-03-01,\n"
+        "known@example.jp,2020-01-01,2024-04-01,\n",
+        mapping=mapping,
+    )
+    assert "Created: 3, updated: 1, rejected: 0" in out
+    assert 'Line 4, column "Created": created_at: "yesterday" is not an ISO 8601 time' in out
+
+    def created(email):
+        return Lead.objects.get(email=email).created_at
+
+    assert created("given@example.jp") == dt.datetime(2023, 12, 24, tzinfo=TOKYO)
+    # No created_at: the first stage date of the row, even a step left out.
+    assert created("first@example.jp") == dt.datetime(2024, 2, 5, tzinfo=TOKYO)
+    assert created("bad@example.jp") == dt.datetime(2024, 3, 1, tzinfo=TOKYO)
+    # A known lead keeps its creation date (already counted in its day).
+    assert created("known@example.jp") == known.created_at

@@ -20,7 +20,7 @@ May 2026 (Tokyo) MQLs
 - E  event, Software/250, erin (other team). MQL 2026-04-30T15:30Z = May 1st 00:30 in Tokyo.
   Rejected (not a fit) May 1st 10:00: on time (due 13:00). Score 40.
 - F  partner, imported from CSV: MQL Tue 12th 10:00, SAL 15:00 (5 h: late), routed to erin.
-  No score. Created on the import day (in November).
+  No score. Created at its first stage date in the file (the MQL, May 12th).
 No MQLs in March (Tokyo) or June. G (webinar) was created on May 5th and never became MQL.
 Leads were created: A March 25th, B April 2nd, C April 3rd, D 2026-03-31T15:30Z (April 1st
 in Tokyo), E April 25th, G May 5th.

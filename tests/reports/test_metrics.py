@@ -217,12 +217,13 @@ def test_recent_cohorts_are_marked_maturing(history):
 
 def test_funnel_of_the_period(history):
     steps = {s["stage"]: s for s in selectors.funnel(APRIL_MAY)["steps"]}
-    # New leads in April-May (Tokyo): B, C, D, E, G; A was created in March and F in November.
-    assert steps["lead"]["count"] == 5
+    # New leads in April-May (Tokyo): B, C, D, E, G and F (imported: created at its first
+    # stage date, May 12th); A was created in March.
+    assert steps["lead"]["count"] == 6
     assert steps["mql"]["count"] == 7
     assert steps["sal"]["count"] == 4
     assert steps["sql"]["count"] == 2
-    assert steps["mql"]["rate_from_previous"] == approx(7 / 5)
+    assert steps["mql"]["rate_from_previous"] == approx(7 / 6)
     assert steps["sal"]["rate_from_previous"] == approx(4 / 7)
     assert steps["sql"]["rate_from_previous"] == approx(2 / 4)
 
@@ -304,11 +305,11 @@ def test_new_leads_honour_source_industry_and_size(history):
     def count(**segment):
         return selectors.new_leads(Filters(start=APRIL_MAY.start, end=APRIL_MAY.end, **segment))
 
-    assert count() == 5
+    assert count() == 6
     assert count(source="webinar") == 3  # B, D, G
     assert count(industry="Retail") == 1
     assert count(size="250-999") == 3  # D, E, G
-    assert count(size="unknown") == 1  # C
+    assert count(size="unknown") == 2  # C, F
 
 
 def test_the_review_puts_the_month_beside_the_two_before(history):
@@ -318,7 +319,7 @@ def test_the_review_puts_the_month_beside_the_two_before(history):
     assert rows["mqls"]["values"] == [0, 4, 3] and rows["mqls"]["change"] == -1
     assert rows["mqls"]["statuses"] == ["missed", "met", "met"]
     assert rows["acceptance_rate"]["values"][1:] == [approx(2 / 3), approx(2 / 3)]
-    assert rows["new_leads"]["values"] == [1, 4, 1]  # A; B, C, D, E; G
+    assert rows["new_leads"]["values"] == [1, 4, 2]  # A; B, C, D, E; G, F
     assert rows["accept_on_time"]["values"] == [None, 0.25, approx(2 / 3)]
     assert rows["accept_median_business_h"]["values"] == [None, approx(6.5), approx(4)]
     reps = review["data"]["sla-compliance-by-rep"]["reps"]
