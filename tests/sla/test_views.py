@@ -118,6 +118,16 @@ def test_a_rep_reads_the_live_sla_but_cannot_start_or_edit_a_draft(client, sla, 
     assert client.post(reverse("sla:draft_start")).status_code == 403
 
 
+def test_a_rep_is_not_told_there_is_no_draft_while_one_is_open(client, sla, alice, bob):
+    client.force_login(alice)
+    client.post(reverse("sla:draft_start"))
+    client.force_login(bob)
+    html = client.get(reverse("sla:overview")).content.decode()
+    assert 'id="draft"' not in html and "No open draft" not in html
+    client.force_login(alice)
+    assert 'id="draft"' in client.get(reverse("sla:overview")).content.decode()
+
+
 @pytest.mark.parametrize("page", sorted(PAGES))
 def test_anonymous_visitors_are_sent_to_log_in(client, sla, page):
     response = client.get(PAGES[page])
