@@ -8,7 +8,7 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -20,6 +20,7 @@ from leads import selectors as lead_selectors
 from leads.models import StageEvent
 
 from . import selectors, services, tuning
+from .engine import PROPERTY_OPERATORS
 from .forms import TUNING_MAX_DAYS
 from .models import RescoreRun, Rule, RuleSetVersion
 
@@ -34,9 +35,28 @@ class RuleOutput(serializers.ModelSerializer):
         ref_name = "Rule"
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {
+                "property": {"type": "string"},
+                "operator": {"type": "string", "enum": sorted(PROPERTY_OPERATORS)},
+                "value": {},
+            },
+            "required": ["property", "operator"],
+            "additionalProperties": False,
+        },
+    }
+)
+class PropertyConditionsField(serializers.JSONField):
+    """A list of {property, operator, value}; the engine's validate_rule checks each one."""
+
+
 class RuleInput(RejectUnknownFields, serializers.ModelSerializer):
     value = serializers.JSONField(required=False, allow_null=True, validators=[storable_json])
-    property_conditions = serializers.JSONField(required=False, validators=[storable_json])
+    property_conditions = PropertyConditionsField(required=False, validators=[storable_json])
 
     class Meta:
         model = Rule

@@ -170,3 +170,17 @@ def test_a_lead_score_comes_with_its_explanation(alice, bob, dave):
     [frozen] = body["mql_explanations"]
     assert frozen["ruleset_version"] == 4 and frozen["total"] == 15
     assert api(dave).get(f"/api/v1/leads/{lead.pk}/score/").status_code == 404
+
+
+def test_the_schema_says_property_conditions_is_a_list_of_conditions(tmp_path):
+    import io
+
+    import yaml
+    from django.core.management import call_command
+
+    out = tmp_path / "schema.yml"
+    call_command("spectacular", file=str(out), stdout=io.StringIO())
+    schema = yaml.safe_load(out.read_text())["components"]["schemas"]["RuleInputRequest"]
+    conditions = schema["properties"]["property_conditions"]
+    assert conditions["type"] == "array" and "nullable" not in conditions
+    assert conditions["items"]["required"] == ["property", "operator"]
