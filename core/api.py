@@ -16,7 +16,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, ParseError, ValidationError
+from rest_framework.exceptions import APIException, NotFound, ParseError, ValidationError
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -174,3 +175,27 @@ def exception_handler(exc, context):
 
 def error_response(errors: dict[str, list[str]], code: int = status.HTTP_400_BAD_REQUEST):
     return Response({"errors": errors}, status=code)
+
+
+class ApiPagination(PageNumberPagination):
+    """DRF's page numbers, but a page that does not exist (0, -1, past the end, "abc") is a
+    400 naming `page`, as every other bad query parameter is, not a 404."""
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except NotFound as exc:
+            raise ValidationError({self.page_query_param: [str(exc.detail)]}) from None
+
+
+def schema_closed_request_bodies(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: request bodies are StrictSerializers, which refuse
+    unknown fields with a 400, so every request component says `additionalProperties: false`."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if (
+            name.endswith("Request")
+            and component.get("type") == "object"
+            and "properties" in component
+        ):
+            component.setdefault("additionalProperties", False)
+    return result

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.core.signals import got_request_exception
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseServerError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -31,6 +31,10 @@ def _message(exception: Exception | None) -> str:
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        # An address under the API that no route matches (e.g. /api/v1/leads/abc/) answers in
+        # the API's error shape, never the HTML page.
+        return JsonResponse({"errors": {"non_field_errors": [_("Not found.")]}}, status=404)
     return render(request, "404.html", {"message": _message(exception)}, status=404)
 
 

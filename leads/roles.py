@@ -13,6 +13,8 @@ SALES_REP = "Sales rep"
 SALES_MANAGER = "Sales manager"
 ADMIN = "Admin"
 INTEGRATION = "Integration"
+# A BI tool's token: reads the metrics API and nothing else.
+REPORTING = "Reporting"
 
 ROLE_LABELS = {
     MARKETING_MANAGER: _("Marketing manager"),
@@ -20,6 +22,7 @@ ROLE_LABELS = {
     SALES_MANAGER: _("Sales manager"),
     ADMIN: _("Admin"),
     INTEGRATION: _("Integration"),
+    REPORTING: _("Reporting"),
 }
 
 # "app_label.codename"; other apps add theirs to this table as they grow.
@@ -109,6 +112,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "leads.view_activity",
         "leads.view_stageevent",
     },
+    REPORTING: {"reports.view_dashboard"},
 }
 
 

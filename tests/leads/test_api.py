@@ -499,7 +499,7 @@ def test_marketing_lists_every_lead_page_by_page(alice, monkeypatch):
     assert second["next"] is None
     seen = [lead["id"] for lead in first["results"] + second["results"]]
     assert seen == [lead.id for lead in reversed(created)]  # newest first
-    assert_errors(client.get(LEADS, {"page": 99}), 404, "non_field_errors")
+    assert_errors(client.get(LEADS, {"page": 99}), 400, "page")
 
 
 def test_the_list_skips_deleted_leads(alice):
@@ -906,3 +906,39 @@ def test_roles_are_in_place_for_the_api(db):
         Group.objects.get(name=roles.INTEGRATION).permissions.values_list("codename", flat=True)
     )
     assert {"add_lead", "change_lead", "add_activity", "view_all_leads"} <= integration_perms
+
+
+@pytest.mark.parametrize("debug", [True, False])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/leads/abc/", "/api/v1/leads/null%2Cnull/", "/api/v1/nope/"]
+)
+def test_an_unmatched_api_address_is_a_json_404_in_the_error_shape(
+    integration, settings, debug, path
+):
+    settings.DEBUG = debug
+    response = integration.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json() == {"errors": {"non_field_errors": ["Not found."]}}
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "abc", "99"])
+def test_a_page_that_does_not_exist_is_a_400_naming_page(alice, page):
+    LeadFactory()
+    response = client_for(alice).get(LEADS, {"page": page})
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["page"]
+
+
+def test_the_schema_says_request_bodies_refuse_unknown_fields(alice):
+    response = client_for(alice).get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    schemas = response.json()["components"]["schemas"]
+    assert schemas["LeadInputRequest"]["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("since", ["1495-10-02T11:30:54.6-21:33", "0001-01-01T00:00:00+21:00"])
+def test_updated_since_with_an_offset_postgresql_lacks_is_no_500(alice, since):
+    lead = LeadFactory()
+    response = client_for(alice).get(LEADS, {"updated_since": since})
+    assert response.status_code == 200
+    assert [row["id"] for row in response.json()["results"]] == [lead.id]

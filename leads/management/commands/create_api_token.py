@@ -28,8 +28,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="User name of the integration, e.g. mautic.")
+        parser.add_argument(
+            "--role",
+            choices=["integration", "reporting"],
+            default="integration",
+            help="integration (default): leads and activities; reporting: read-only access to "
+            "the metrics API (/api/v1/metrics/) and nothing else.",
+        )
 
-    def handle(self, *args: Any, name: str, **options: Any) -> None:
+    def handle(self, *args: Any, name: str, role: str = "integration", **options: Any) -> None:
         User = get_user_model()
         username_field = cast(models.Field, User._meta.get_field(User.USERNAME_FIELD))
         if not name.strip():
@@ -54,15 +61,16 @@ class Command(BaseCommand):
                 )
             else:
                 self.stderr.write(f"Reusing the existing user {name!r}.")
-            user.groups.add(self._integration_group())
+            group = self._group(roles.REPORTING if role == "reporting" else roles.INTEGRATION)
+            user.groups.add(group)
             Token.objects.filter(user=user).delete()
             token = Token.objects.create(user=user)
         self.stdout.write(token.key)
 
-    def _integration_group(self) -> Group:
-        group = Group.objects.filter(name=roles.INTEGRATION).first()
+    def _group(self, name: str) -> Group:
+        group = Group.objects.filter(name=name).first()
         if group is None:
             # Normally created by migrate; a database restored without it gets it now.
             roles.ensure_roles()
-            group = Group.objects.get(name=roles.INTEGRATION)
+            group = Group.objects.get(name=name)
         return group
