@@ -98,8 +98,17 @@ def _check_month(month: dt.date) -> None:
 @login_required
 @view_dashboard
 def review_latest(request: HttpRequest) -> HttpResponse:
-    """The meeting reviews the month that just ended."""
+    """The meeting reviews the month that just ended, or the month picked (?month=YYYY-MM);
+    a month that is not one, or has not started, falls back to the month that just ended."""
     month = selectors.add_months(_current_month(), -1)
+    picked = request.GET.get("month", "")
+    try:
+        year, number = picked.split("-") if picked else ("", "")
+        chosen = dt.date(int(year), int(number), 1) if picked else None
+    except ValueError:
+        chosen = None
+    if chosen is not None and dt.date(2000, 1, 1) <= chosen <= _current_month():
+        month = chosen
     return redirect("reports:review", month=month)
 
 
