@@ -42,8 +42,13 @@ FILTER_PARAMETERS = [
         enum=list(SIZE_BAND_CODES),
         description="Company size band (employees).",
     ),
-    OpenApiParameter("team", OpenApiTypes.INT, description="The hand-off's team id."),
-    OpenApiParameter("rep", OpenApiTypes.INT, description="The hand-off's rep (user id)."),
+    # Ids start at 1; the form refuses 0 and below, so the schema says so.
+    OpenApiParameter(
+        "team", {"type": "integer", "minimum": 1}, description="The hand-off's team id."
+    ),
+    OpenApiParameter(
+        "rep", {"type": "integer", "minimum": 1}, description="The hand-off's rep (user id)."
+    ),
 ]
 
 

@@ -104,3 +104,13 @@ def test_the_schema_documents_every_metric_with_its_filters_and_definition(tmp_p
         assert {"from", "to", "source", "industry", "size", "team", "rep"} <= params
         assert "400" in operation["responses"] and operation["description"]
     assert "reached SQL" in schema["paths"]["/api/v1/metrics/conversion/"]["get"]["description"]
+
+
+def test_the_schema_says_team_and_rep_ids_start_at_1(tmp_path):
+    out = tmp_path / "schema.yml"
+    call_command("spectacular", file=str(out), stdout=io.StringIO())
+    schema = yaml.safe_load(out.read_text())
+    for name in selectors.METRICS:
+        operation = schema["paths"][f"/api/v1/metrics/{name}/"]["get"]
+        params = {p["name"]: p["schema"] for p in operation["parameters"]}
+        assert params["team"] == params["rep"] == {"type": "integer", "minimum": 1}
