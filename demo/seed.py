@@ -127,7 +127,7 @@ def _demo_first_call(plan: Any, rep: Any, mql_at: dt.datetime, accepted: dt.date
     )
 
 
-def _demo_sla(start: dt.datetime) -> None:
+def _demo_sla(start: dt.datetime, publisher: Any) -> None:
     """The demo teams work Tokyo hours with Japanese public holidays, under an SLA in force
     since the demo's history starts (a hand-off is judged only by an SLA in force at its
     MQL)."""
@@ -137,7 +137,12 @@ def _demo_sla(start: dt.datetime) -> None:
             time_zone=DEMO_TIME_ZONE, holiday_country="JP", hot_score=80
         )
     if live.effective_from is None or live.effective_from > start:
-        SlaVersion.objects.filter(pk=live.pk).update(effective_from=start)
+        # Agreed before the history starts: published (by the sales manager) and in force then.
+        SlaVersion.objects.filter(pk=live.pk).update(
+            effective_from=start,
+            published_at=min(start, live.published_at or start),
+            published_by=live.published_by or publisher,
+        )
 
 
 # The demo scoring model: who fits a B2B buyer, what engaged behaviour looks like.
@@ -274,7 +279,7 @@ def demo_seed(
     plans = world.plan(leads)
     with transaction.atomic():
         users = demo_users_ensure()
-        _demo_sla(world.start)
+        _demo_sla(world.start, users["salesmgr"])
         companies = world.save_companies()
         for plan in plans:
             plan.lead.company = companies.get(plan.company_key) if plan.company_key else None

@@ -346,6 +346,17 @@ HEAT: dict[str, int] = {
 }
 URL_HEAT = (("/pricing", 8), ("/case-studies", 4), ("/product", 1), ("/careers", -10))
 MQL_THRESHOLD = 45
+
+
+def _score_at_mql(heat: float, trigger: str) -> float:
+    """The demo model's total at the MQL: heat in the demo rule set's points (threshold 60),
+    a fast-track activity adding its own points on top of what the lead had."""
+    score = heat * 60 / MQL_THRESHOLD
+    if trigger != "threshold":
+        score += 40
+    return round(min(score, 150.0), 1)
+
+
 FAST_TRACK = (ActivityKind.DEMO_REQUEST, ActivityKind.CONTACT_SALES)
 
 
@@ -372,6 +383,7 @@ class _Plan:
     activities: list[tuple[dt.datetime, str, dict[str, Any]]] = field(default_factory=list)
     mql_at: dt.datetime | None = None
     mql_trigger: str = ""
+    mql_score: float = 0.0  # the total the MQL event records (the dashboard's calibration)
     rep: str | None = None
     steps: list[_Step] = field(default_factory=list)
 
@@ -862,6 +874,7 @@ class World:
             mql_at = at + dt.timedelta(seconds=self.rng.randint(5, 90))
             if mql_at < self.anchor:
                 plan.mql_at, plan.mql_trigger = mql_at, trigger
+                plan.mql_score = _score_at_mql(heat, trigger)
             return
 
     # Lifecycle ------------------------------------------------------------------------------
@@ -870,10 +883,11 @@ class World:
         rng = self.rng
         if plan.mql_at is None or plan.rep is None:
             return  # never an MQL, so never handed to a rep
-        at, trigger = plan.mql_at, plan.mql_trigger
+        at, trigger, score = plan.mql_at, plan.mql_trigger, plan.mql_score
         special = plan.persona in PERSONA_REASON
         for cycle in range(3):
-            plan.steps.append(_Step(at, Stage.MQL, context={"trigger": trigger}))
+            context = {"trigger": trigger, "total": score}
+            plan.steps.append(_Step(at, Stage.MQL, context=context))
             if rng.random() < 0.05 and self.anchor - at < dt.timedelta(days=14):
                 return  # slipped through the cracks: a recent SLA breach to chase
             median, spread = REP_RESPONSE[plan.rep]
@@ -936,6 +950,8 @@ class World:
             if back >= self.anchor - dt.timedelta(hours=1):
                 return
             at, trigger = self._reengage(plan, back)
+            # Nurture's e-mail, click and pricing page on top of what the lead had.
+            score = _score_at_mql(MQL_THRESHOLD + 5 * cycle, trigger)
             if at >= self.anchor:
                 return
 

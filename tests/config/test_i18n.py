@@ -101,23 +101,27 @@ def test_a_japanese_rep_is_told_of_a_new_mql_in_japanese(bob):
     assert JAPANESE.search(note.body) and "Accept or reject by" not in note.body
 
 
-def test_every_string_in_the_code_is_in_the_catalogue(tmp_path, settings):
+def test_every_string_in_the_code_is_in_the_catalogue(tmp_path):
     """`make messages` would add nothing untranslated: no new string was left out."""
     from django.core.management import call_command
 
     _gettext_tool("xgettext")
-    copy = tmp_path / "ja" / "LC_MESSAGES" / "django.po"
-    copy.parent.mkdir(parents=True)
-    shutil.copy(PO, copy)
-    settings.LOCALE_PATHS = [tmp_path]
-    call_command(
-        "makemessages",
-        locale=["ja"],
-        no_location=True,
-        no_obsolete=True,
-        ignore_patterns=[".venv", "staticfiles", "var", "tests"],
-        verbosity=0,
-    )
+    # makemessages always writes the project's own locale/ (it finds it under the cwd, whatever
+    # LOCALE_PATHS says): run it there, keep what it made, and put the catalogue back as it was.
+    copy = tmp_path / "django.po"
+    original = PO.read_bytes()
+    try:
+        call_command(
+            "makemessages",
+            locale=["ja"],
+            no_location=True,
+            no_obsolete=True,
+            ignore_patterns=[".venv", "staticfiles", "var", "tests"],
+            verbosity=0,
+        )
+        shutil.copy(PO, copy)
+    finally:
+        PO.write_bytes(original)
     result = subprocess.run(
         [_gettext_tool("msgattrib"), "--untranslated", "--no-obsolete", str(copy)],
         capture_output=True,
