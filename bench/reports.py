@@ -233,13 +233,13 @@ ORDER BY created
         cursor.execute(
             f"""
 INSERT INTO leads_stageevent (lead_id, from_stage, to_stage, at, actor_id, origin, reason, note,
-    ruleset_version, context, created_at)
+    ruleset_version, context, created_at, skipped)
 SELECT lead_id, prev, stage, at, NULL, 'system',
        CASE WHEN stage = 'rejected' THEN {g.pick(REASONS, "k", 20)} ELSE '' END, '', NULL,
        CASE WHEN stage = 'mql' AND {g.u("k", 21)} < 0.9
             THEN jsonb_build_object('total', round((25 + 90 * {g.u("k", 22)})::numeric, 1))
             ELSE '{{}}'::jsonb END,
-       at
+       at, false
 FROM (
   SELECT l.id AS lead_id, p.stage, p.prev, {key} AS k,
          l.created_at + interval '1 hour' * sum({DELAY_SQL.format(u=g.u(key, 23))})
@@ -261,7 +261,7 @@ ORDER BY at
             f"""
 INSERT INTO sla_handoff (lead_id, mql_event_id, sla_version_id, team_id, rep_id, status, hot,
     mql_at, accept_due_at, first_contact_due_at, qualify_due_at, accepted_at, rejected_at,
-    first_contact_at, closed_at, outcome)
+    first_contact_at, closed_at, outcome, imported)
 SELECT lead_id, mql_event_id, {version}, (ARRAY[{teams}])[pick], (ARRAY[{reps}])[pick],
        CASE WHEN closed_at IS NOT NULL THEN 'closed' WHEN rejected_at IS NOT NULL THEN 'rejected'
             WHEN accepted_at IS NOT NULL THEN 'accepted' ELSE 'open' END,
@@ -270,7 +270,7 @@ SELECT lead_id, mql_event_id, {version}, (ARRAY[{teams}])[pick], (ARRAY[{reps}])
        CASE WHEN accepted_at IS NOT NULL AND {g.u("mql_event_id", 30)} < 0.85
                  AND mql_at + {contact} <= %s
             THEN mql_at + {contact} END,
-       closed_at, coalesce(outcome, reason, '')
+       closed_at, coalesce(outcome, reason, ''), false
 FROM (
   SELECT lead_id, cycle,
          min(id) FILTER (WHERE to_stage = 'mql') AS mql_event_id,

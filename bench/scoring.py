@@ -234,8 +234,7 @@ def _bench_models() -> list[type[models.Model]]:
             if model in found:
                 continue
             if any(
-                isinstance(f, models.ForeignKey)
-                and f.many_to_one
+                isinstance(f, models.ForeignKey)  # one-to-one fields included
                 and f.db_constraint  # type: ignore[attr-defined]  # missing from django-stubs
                 and f.related_model in found
                 for f in model._meta.concrete_fields

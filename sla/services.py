@@ -478,7 +478,7 @@ def lead_reassign(*, lead: Lead, to_user: Any, by: Any, note: str = "") -> Assig
         raise PermissionDenied(_("You cannot reassign this lead."))
     if not to_user.is_active or not to_user.groups.filter(name=roles.SALES_REP).exists():
         raise ValidationError({"to_user": [_("Choose an active sales rep.")]})
-    locked = Lead.objects.select_for_update().select_related("owner").get(pk=lead.pk)
+    locked = Lead.objects.select_for_update(of=("self",)).select_related("owner").get(pk=lead.pk)
     if locked.owner_id == to_user.pk:
         raise ValidationError({"to_user": [_("The lead is already theirs.")]})
     previous = locked.owner
