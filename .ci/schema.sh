@@ -45,10 +45,12 @@ status=0
   --header "Authorization: Token $TOKEN" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
   --max-examples 10 --workers 2 --seed 14 >"$OUT" 2>&1 || status=$?
-grep -v '^\s*$' "$OUT" | tail -n 40
+grep -v "^\s*$" "$OUT" | tail -n 40
 echo "schemathesis: exit $status; $(grep -E 'generated' "$OUT" | tail -n1 | sed 's/^ *//')"
 if [ "$status" -ne 0 ]; then
-  echo "schemathesis found failures; server log:" >&2
+  echo "schemathesis found failures:" >&2
+  sed -n '/= FAILURES =/,/= WARNINGS =/p' "$OUT" | cut -c1-400 >&2
+  echo "server log:" >&2
   grep -A30 Traceback "$LOG" | head -n 80 >&2 || true
   exit 1
 fi

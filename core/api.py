@@ -188,6 +188,24 @@ class ApiPagination(PageNumberPagination):
             raise ValidationError({self.page_query_param: [str(exc.detail)]}) from None
 
 
+def schema_server_limits(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: the HTTP server, before Django, answers 414 to a
+    request line over its limit (gunicorn's --limit-request-line, 4,094 bytes by default) with
+    a short HTML page; every operation says so."""
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["responses"].setdefault(
+                    "414",
+                    {
+                        "description": "The address with its query is longer than the server "
+                        "accepts (gunicorn's request-line limit, 4,094 bytes by default).",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    },
+                )
+    return result
+
+
 def schema_closed_request_bodies(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """drf-spectacular postprocessing hook: request bodies are StrictSerializers, which refuse
     unknown fields with a 400, so every request component says `additionalProperties: false`."""

@@ -936,6 +936,12 @@ def test_the_schema_says_request_bodies_refuse_unknown_fields(alice):
     assert schemas["LeadInputRequest"]["additionalProperties"] is False
 
 
+def test_the_schema_says_the_server_refuses_an_overlong_address(alice):
+    """gunicorn answers 414 before Django sees a request line over 4,094 bytes."""
+    response = client_for(alice).get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert "414" in response.json()["paths"]["/api/v1/leads/"]["get"]["responses"]
+
+
 @pytest.mark.parametrize("since", ["1495-10-02T11:30:54.6-21:33", "0001-01-01T00:00:00+21:00"])
 def test_updated_since_with_an_offset_postgresql_lacks_is_no_500(alice, since):
     lead = LeadFactory()
