@@ -164,8 +164,9 @@ def setup() -> str:
     from demo.seed import _demo_sla, demo_users_ensure
     from scoring.models import Rule, RuleSetVersion
 
-    demo_users_ensure()
-    _demo_sla()
+    users = demo_users_ensure()
+    # The demo's SLA, in force from before any MQL the run makes.
+    _demo_sla(dt.datetime(2026, 1, 1, tzinfo=dt.UTC), users["salesmgr"])
     version = RuleSetVersion.objects.create(
         number=1,
         status=RuleSetVersion.Status.PUBLISHED,
